@@ -1,0 +1,1 @@
+"""The account-management warehouse: the code the DAGs call."""
