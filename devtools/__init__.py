@@ -1,0 +1,1 @@
+"""Local tooling: the project-owned PostgreSQL, the demo and pipeline runners."""

@@ -1,0 +1,93 @@
+"""What the DAGs' tasks do: resolve connections and settings, call the extract and load code, report.
+
+DAG files stay thin: each task is one call into this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import timedelta
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from warehouse import connections
+from warehouse.extract import billing, crm, finance
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def extract_crm_entity(entity_name: str, run_id: str, overlap_minutes: int = 10) -> dict:
+    api = connections.crm_api()
+    client = crm.CrmClient(api)
+    try:
+        stats = crm.extract_entity(
+            client,
+            connections.postgres_conninfo(connections.WAREHOUSE_DB),
+            entity_name,
+            run_id,
+            overlap=timedelta(minutes=overlap_minutes),
+        )
+    except crm.CrmAuthError as exc:
+        raise AirflowFailException(str(exc)) from None  # a wrong token: no retries
+    finally:
+        client.close()
+    return asdict(stats)
+
+
+def hold_billing_snapshot() -> dict:
+    return billing.hold_snapshot(connections.postgres_conninfo(connections.BILLING_DB)).as_dict()
+
+
+def release_billing_snapshot(snapshot: dict | None) -> None:
+    if snapshot:
+        billing.release_snapshot(
+            connections.postgres_conninfo(connections.BILLING_DB), billing.SourceSnapshot(**snapshot)
+        )
+
+
+def extract_billing_table(
+    table: str, run_id: str, snapshot: dict, look_back_minutes: int, full_refresh: bool
+) -> dict:
+    stats = billing.extract_table(
+        connections.postgres_conninfo(connections.BILLING_DB),
+        connections.postgres_conninfo(connections.WAREHOUSE_DB),
+        table,
+        run_id,
+        billing.SourceSnapshot(**snapshot),
+        look_back=timedelta(minutes=look_back_minutes),
+        full_refresh=full_refresh,
+    )
+    return asdict(stats)
+
+
+def load_finance_table(table: str, run_id: str) -> dict:
+    folder = connections.finance_inputs_dir()
+    try:
+        stats = finance.load_table(
+            connections.postgres_conninfo(connections.WAREHOUSE_DB),
+            table,
+            run_id,
+            billing=None if folder else connections.postgres_conninfo(connections.BILLING_DB),
+            folder=folder,
+        )
+    except finance.FinanceInputError as exc:
+        raise AirflowFailException(str(exc)) from None  # bad input stays bad on a retry
+    return asdict(stats)
+
+
+def report(source: str, stats: list[dict]) -> dict:
+    """One summary line per source run; the counts go to XCom for whoever looks."""
+    totals = {k: sum(s[k] for s in stats) for k in ("rows_read", "rows_merged", "rows_rejected")}
+    log.info("%s landed: %d tables, %s", source, len(stats), ", ".join(f"{k}={v}" for k, v in totals.items()))
+    if totals["rows_rejected"]:
+        log.warning("%s: %d rejected records are in raw_meta.rejects", source, totals["rows_rejected"])
+    return totals
