@@ -15,11 +15,21 @@ if TYPE_CHECKING:
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Airflow reads its settings when first imported: point it at a test home before any test imports it.
-os.environ["AIRFLOW_HOME"] = str(PROJECT / ".local" / "airflow-test")
+AIRFLOW_TEST_HOME = PROJECT / ".local" / f"airflow-test-{os.getpid()}"
+os.environ["AIRFLOW_HOME"] = str(AIRFLOW_TEST_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT / "dags")
 TEST_SEED = 42
 TEST_END_DATE = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_home() -> Iterator[Path]:
+    """Airflow's home (SQLite metadata DB, logs) for this session only, removed at the end."""
+    import shutil
+
+    yield AIRFLOW_TEST_HOME
+    shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +37,7 @@ def pg_cluster() -> Iterator[Cluster]:
     """A private PostgreSQL (databases `warehouse` and `billing`), started once and removed at the end."""
     from devtools.pgcluster import Cluster
 
-    cluster = Cluster(PROJECT / ".local" / "pg-test")
+    cluster = Cluster(PROJECT / ".local" / f"pg-test-{os.getpid()}")  # one per session: sessions may overlap
     cluster.start()
     try:
         yield cluster

@@ -1,0 +1,1 @@
+"""The source simulator: generates, serves and loads data sets in the shape of the source contract."""
