@@ -16,8 +16,9 @@ from pathlib import Path
 
 import psycopg
 
-from devtools.pipeline import LOG_DIR, last_complete_month, run_pipeline
+from devtools.pipeline import LOG_DIR, run_pipeline
 from devtools.stack import LOCAL, generated_dataset, local_stack, working_copy
+from simulator.dataset import last_complete_month
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +47,27 @@ def print_summary(warehouse: str, data: Path, as_of_month: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="a dataset folder (shared/spec/sources.md §5) instead of the demo")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, help="a dataset folder (shared/spec/sources.md §5) instead of the demo"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     source = args.data.resolve() if args.data else generated_dataset()
     data = working_copy(source, LOCAL / "run" / "data")
-    as_of_month = os.environ.get("WAREHOUSE_AS_OF_MONTH") or last_complete_month(data)
+    as_of_month = os.environ.get("WAREHOUSE_AS_OF_MONTH") or last_complete_month(data).isoformat()
     with local_stack(data) as stack:
         env = {**os.environ, **stack.environment(), "WAREHOUSE_AS_OF_MONTH": as_of_month}
         log.info("pipeline, first run (full load)")
         if not all(r.ok for r in run_pipeline(env)):
             return 1
         counts = stack.apply_day_of_changes()
-        log.info("applied one day of source changes (%d rows); pipeline, second run (incremental)",
-                 sum(counts.values()))
+        log.info(
+            "applied one day of source changes (%d rows); pipeline, second run (incremental)",
+            sum(counts.values()),
+        )
         if not all(r.ok for r in run_pipeline(env)):
             return 1
         print_summary(stack.cluster.url("warehouse"), source, as_of_month)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.stack import LOCAL, PROJECT, connections_are_set, generated_dataset, local_stack, working_copy
+from simulator.dataset import last_complete_month
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,10 @@ class DagResult:
     log_file: Path
 
 
-def migrate_metadata(env: dict[str, str]) -> None:
+def migrate_metadata(env: dict[str, str], log_dir: Path = LOG_DIR) -> None:
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_file = LOG_DIR / "airflow-db-migrate.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "airflow-db-migrate.log"
     with log_file.open("w") as out:
         result = subprocess.run(
             [airflow_binary(), "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT
@@ -70,12 +71,12 @@ def migrate_metadata(env: dict[str, str]) -> None:
         raise RuntimeError(f"airflow db migrate failed; see {log_file}")
 
 
-def run_dag(dag_id: str, env: dict[str, str], conf: dict | None = None) -> DagResult:
-    """`airflow dags test` one DAG; its whole log goes to .local/logs/<dag>.log."""
+def run_dag(dag_id: str, env: dict[str, str], conf: dict | None = None, log_dir: Path = LOG_DIR) -> DagResult:
+    """`airflow dags test` one DAG; its whole log goes to <log_dir>/<dag>.log."""
     import json
 
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_file = LOG_DIR / f"{dag_id}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"{dag_id}.log"
     command = [airflow_binary(), "dags", "test", dag_id]
     if conf:
         command += ["--conf", json.dumps(conf)]
@@ -85,13 +86,15 @@ def run_dag(dag_id: str, env: dict[str, str], conf: dict | None = None) -> DagRe
     return DagResult(dag_id, result.returncode == 0, time.monotonic() - started, log_file)
 
 
-def run_pipeline(env: dict[str, str], dags: tuple[str, ...] = PIPELINE_DAGS) -> list[DagResult]:
+def run_pipeline(
+    env: dict[str, str], dags: tuple[str, ...] = PIPELINE_DAGS, log_dir: Path = LOG_DIR
+) -> list[DagResult]:
     """Run `dags` in order; stop at the first failure (later DAGs depend on earlier ones)."""
     env = airflow_environment(env)
-    migrate_metadata(env)
+    migrate_metadata(env, log_dir)
     results = []
     for dag_id in dags:
-        result = run_dag(dag_id, env)
+        result = run_dag(dag_id, env, log_dir=log_dir)
         results.append(result)
         state = "ok" if result.ok else "FAILED"
         log.info("%-24s %-6s %6.1f s   log: %s", dag_id, state, result.seconds, result.log_file)
@@ -117,15 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     with local_stack(data) as stack:
         env.update(stack.environment())
-        env.setdefault("WAREHOUSE_AS_OF_MONTH", last_complete_month(data))
+        env.setdefault("WAREHOUSE_AS_OF_MONTH", last_complete_month(data).isoformat())
         results = run_pipeline(env)
     return 0 if results and all(r.ok for r in results) else 1
-
-
-def last_complete_month(data: Path) -> str:
-    from simulator.dataset_info import last_complete_month as month_of
-
-    return month_of(data).isoformat()
 
 
 if __name__ == "__main__":

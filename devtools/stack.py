@@ -66,12 +66,12 @@ class CrmProcess:
     token: str
     process: subprocess.Popen | None = None
     port: int = 0
-    port_file: Path = field(default_factory=lambda: LOCAL / "run" / "crm.port")
+    port_file: Path = field(default_factory=lambda: LOCAL / "run" / f"crm-{os.getpid()}.port")
 
     def start(self, extra_args: tuple[str, ...] = ()) -> None:
         self.port_file.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.unlink(missing_ok=True)
-        env = {**os.environ, "CRM_TOKEN": self.token}
+        env = {**os.environ, "SIMULATOR_CRM_TOKEN": self.token}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -80,8 +80,6 @@ class CrmProcess:
                 "serve-crm",
                 "--data",
                 str(self.data),
-                "--token-env",
-                "CRM_TOKEN",
                 "--port",
                 "0",
                 "--port-file",

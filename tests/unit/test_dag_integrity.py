@@ -57,3 +57,26 @@ def test_scheduled_dags_run_one_at_a_time_without_catchup(dagbag):
 
 def test_make_pipeline_runs_every_dag(dagbag):
     assert sorted(PIPELINE_DAGS) == sorted(dagbag.dag_ids)
+
+
+def test_airflow_does_not_scan_the_warehouse_package_as_plugins(tmp_path):
+    """Airflow's plugin scan imports each file under its bare name: warehouse/dbt.py would shadow dbt."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from airflow import plugins_manager\n"
+        "plugins_manager.ensure_plugins_loaded()\n"
+        "print(sorted(m for m in ('dbt', 'load', 'state', 'contract', 'tasks') if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(DAGS.parent / "plugins"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"

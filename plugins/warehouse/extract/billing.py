@@ -17,19 +17,18 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
 from warehouse.contract import BILLING_TABLES, Entity, entity
+from warehouse.db import connect
 from warehouse.load import create_load_table, merge_load_table
 from warehouse.raw import PG_TYPES, ensure_raw_layer, table_of
 from warehouse.state import LoadStats, log_load, read_watermark, save_watermark
 
 log = logging.getLogger(__name__)
-
-COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -119,13 +118,14 @@ def _holder_main(max_hold_s: int) -> int:
     return 0
 
 
-def _source_select(entity_def: Entity, since_column: str | None) -> sql.Composed:
+def _source_select(entity_def: Entity, since: datetime | None) -> sql.Composed:
+    """The contract's columns, each cast to its contract type, changed at or after `since`."""
     columns = sql.SQL(", ").join(
         sql.SQL("{}::{}").format(sql.Identifier(f.name), sql.SQL(PG_TYPES[f.type])) for f in entity_def.fields
     )
     where = sql.SQL("")
-    if since_column:
-        where = sql.SQL(" where {} >= %(since)s").format(sql.Identifier(since_column))
+    if since is not None:
+        where = sql.SQL(" where updated_at >= {}").format(sql.Literal(since))
     return sql.SQL("select {} from public.{}{}").format(columns, sql.Identifier(entity_def.name), where)
 
 
@@ -133,22 +133,17 @@ def copy_between(
     source: psycopg.Connection,
     target: psycopg.Connection,
     select: sql.Composable,
-    params: dict,
     target_table: sql.Composable,
 ) -> int:
     """Stream a query's rows from one database into a table of another, in binary COPY chunks."""
-    copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(
-        sql.SQL(source.cursor().mogrify(select, params))
-    )
     with source.cursor() as out_cur, target.cursor() as in_cur:
         with (
-            out_cur.copy(copy_out) as reader,
+            out_cur.copy(sql.SQL("copy ({}) to stdout (format binary)").format(select)) as reader,
             in_cur.copy(sql.SQL("copy {} from stdin (format binary)").format(target_table)) as writer,
         ):
             for chunk in reader:
                 writer.write(chunk)
-        rows = in_cur.rowcount
-    return rows
+        return in_cur.rowcount
 
 
 def extract_table(
@@ -163,7 +158,7 @@ def extract_table(
     """Bring `raw_billing.<table>` up to date with the billing source, as of `snapshot`."""
     entity_def = entity("billing", table)
     started = time.monotonic()
-    with psycopg.connect(billing) as source, psycopg.connect(warehouse) as target:
+    with connect(billing) as source, connect(warehouse) as target:
         ensure_raw_layer(target)
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         source.read_only = True
@@ -176,13 +171,7 @@ def extract_table(
             since = watermark - look_back if watermark else None
             mode = "full_refresh" if full_refresh else ("incremental" if since else "full")
             load_table = create_load_table(target, entity_def, json_records=False)
-            rows_read = copy_between(
-                source,
-                target,
-                _source_select(entity_def, "updated_at" if since else None),
-                {"since": since},
-                load_table,
-            )
+            rows_read = copy_between(source, target, _source_select(entity_def, since), load_table)
             if full_refresh:
                 target.execute(sql.SQL("truncate {}").format(table_of(entity_def)))
             merged = merge_load_table(target, entity_def, load_table, run_id, json_records=False)

@@ -21,6 +21,7 @@ import requests
 
 from warehouse.connections import CrmApi
 from warehouse.contract import Entity, entity
+from warehouse.db import connect
 from warehouse.load import RECORD, create_load_table, merge_load_table
 from warehouse.quality import Reject, contract_violation, parse_instant, record_key, save_rejects
 from warehouse.raw import ensure_raw_layer
@@ -180,7 +181,7 @@ def extract_entity(
     entity_def = entity("crm", entity_name)
     started = time.monotonic()
     read = merged = rejected = 0
-    with psycopg.connect(warehouse) as conn:
+    with connect(warehouse) as conn:
         ensure_raw_layer(conn)
         watermark = read_watermark(conn, "crm", entity_name)
         since = watermark - overlap if watermark else None

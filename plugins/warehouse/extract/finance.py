@@ -18,10 +18,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from warehouse.contract import Entity, Field, entity
+from warehouse.db import connect
 from warehouse.quality import Reject, parse_instant, save_rejects
 from warehouse.raw import ensure_raw_layer, table_of
 from warehouse.state import LoadStats, log_load
@@ -78,7 +78,7 @@ def read_csv_rows(folder: Path, table: Entity) -> Iterator[InputRow]:
 def read_db_rows(billing: str, table: Entity) -> Iterator[InputRow]:
     columns = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in table.columns)
     query = sql.SQL("select {} from finance.{}").format(columns, sql.Identifier(table.name))
-    with psycopg.connect(billing) as conn, conn.cursor() as cur:
+    with connect(billing) as conn, conn.cursor() as cur:
         for record in cur.execute(query):
             values = dict(zip(table.columns, record, strict=True))
             key = ", ".join(str(values[k]) for k in table.key)
@@ -111,7 +111,7 @@ def load_table(
     table = entity("finance", table_name)
     started = time.monotonic()
     rows = validate(table, read_csv_rows(folder, table) if folder else read_db_rows(billing or "", table))
-    with psycopg.connect(warehouse) as conn:
+    with connect(warehouse) as conn:
         ensure_raw_layer(conn)
         with conn.transaction():
             known = {r[0] for r in conn.execute("select id from raw_crm.managers")}
