@@ -24,7 +24,7 @@ from simulator.dataset import last_complete_month
 log = logging.getLogger(__name__)
 
 # Every DAG in dags/, in the order one pipeline run needs them (the DAG-integrity test checks the list).
-PIPELINE_DAGS: tuple[str, ...] = ("extract_crm", "extract_billing", "load_finance_inputs")
+PIPELINE_DAGS: tuple[str, ...] = ("extract_crm", "extract_billing", "load_finance_inputs", "build_marts")
 LOG_DIR = LOCAL / "logs"
 
 

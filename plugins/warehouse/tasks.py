@@ -91,3 +91,24 @@ def report(source: str, stats: list[dict]) -> dict:
     if totals["rows_rejected"]:
         log.warning("%s: %d rejected records are in raw_meta.rejects", source, totals["rows_rejected"])
     return totals
+
+
+def reporting_month(context: dict) -> str:
+    """The run's `as_of_month`, computed once: the month before the logical date (or `run_after`)."""
+    from warehouse.dbt import default_as_of_month
+
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    return default_as_of_month(moment).isoformat()
+
+
+def build_marts(as_of_month: str) -> None:
+    from datetime import date
+
+    from warehouse.dbt import run_dbt
+
+    # Unit tests check the SQL, not the data: CI runs them; a production build runs models and data tests.
+    run_dbt(
+        ["build", "--exclude-resource-type", "unit_test"],
+        connections.postgres_conninfo(connections.WAREHOUSE_DB),
+        date.fromisoformat(as_of_month),
+    )

@@ -1,0 +1,123 @@
+-- Cost to serve of every client month from F(c) to as_of_month (metrics.md "Portfolio quality"),
+-- over the 12 months m-11..m (months in reporting_tz): every activity of the client, by any
+-- manager, at duration_min / 60 * hourly_rate of the activity manager's current role (var
+-- hourly_rate; a soft-deleted manager keeps its role), plus every request of the client * var
+-- request_cost. An activity whose manager or role has no rate costs 0.
+with
+
+client_months as (
+
+    select * from {{ ref('int_client_month_revenue') }}
+
+),
+
+activities as (
+
+    select * from {{ ref('int_activities_live') }}
+
+),
+
+requests as (
+
+    select * from {{ ref('int_requests_live') }}
+
+),
+
+managers as (
+
+    select * from {{ ref('stg_crm__managers') }}
+
+),
+
+activity_costs as (
+
+    select
+        activities.client_id,
+        {{ reporting_month('activities.occurred_at') }} as month,
+        coalesce(
+            cast(activities.duration_min as numeric) * {{ client_hourly_rate('managers.role') }} / 60,
+            0
+        ) as activity_cost,
+        1 as activities,
+        0 as requests
+
+    from activities
+
+    left join managers
+        on activities.manager_id = managers.manager_id
+
+),
+
+request_counts as (
+
+    select
+        client_id,
+        {{ reporting_month('created_at') }} as month,
+        cast(0 as numeric) as activity_cost,
+        0 as activities,
+        1 as requests
+
+    from requests
+
+),
+
+service_events as (
+
+    select * from activity_costs
+    union all
+    select * from request_counts
+
+),
+
+monthly as (
+
+    select
+        client_id,
+        month,
+        sum(activity_cost) as activity_cost,
+        sum(activities) as activities,
+        sum(requests) as requests
+
+    from service_events
+
+    group by client_id, month
+
+),
+
+trailing_months as (
+
+    select
+        client_months.client_id,
+        client_months.month,
+        coalesce(sum(monthly.activity_cost), 0) as activity_cost_12m,
+        cast(coalesce(sum(monthly.activities), 0) as integer) as activities_12m,
+        cast(coalesce(sum(monthly.requests), 0) as integer) as requests_12m
+
+    from client_months
+
+    left join monthly
+        on
+            client_months.client_id = monthly.client_id
+            and monthly.month > {{ dbt.dateadd('month', -12, 'client_months.month') }}
+            and monthly.month <= client_months.month
+
+    group by client_months.client_id, client_months.month
+
+),
+
+final as (
+
+    select
+        client_id,
+        month,
+        activities_12m,
+        activity_cost_12m,
+        requests_12m,
+        requests_12m * cast({{ var('request_cost') }} as numeric) as request_cost_12m,
+        activity_cost_12m + requests_12m * cast({{ var('request_cost') }} as numeric) as cost_to_serve_12m
+
+    from trailing_months
+
+)
+
+select * from final

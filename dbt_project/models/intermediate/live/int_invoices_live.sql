@@ -1,0 +1,39 @@
+-- Invoices that count (every status): those of clients that are not soft-deleted. An invoice
+-- of a client the CRM does not know (yet) stays: only a soft deletion removes rows.
+with
+
+invoices as (
+
+    select * from {{ ref('stg_billing__invoices') }}
+
+),
+
+deleted_clients as (
+
+    select client_id from {{ ref('stg_crm__clients') }} where is_deleted
+
+),
+
+final as (
+
+    select
+        invoices.invoice_id,
+        invoices.client_id,
+        invoices.invoice_number,
+        invoices.issued_at,
+        invoices.due_at,
+        invoices.currency,
+        invoices.status,
+        invoices.status in ('issued', 'paid') as is_in_scope,
+        invoices.updated_at
+
+    from invoices
+
+    left join deleted_clients
+        on invoices.client_id = deleted_clients.client_id
+
+    where deleted_clients.client_id is null
+
+)
+
+select * from final

@@ -1,0 +1,93 @@
+{{ config(post_hook="{{ assert_fx_rates_found('currency', 'issued_date') }}") }}
+-- In-scope invoice lines of months up to as_of_month, converted to the base currency at the
+-- invoice's issue date (in reporting_tz) and credited to the manager who owned the client at
+-- issued_at. Each amount is converted exactly (amount * rate) and never rounded; the currency,
+-- rate and rate date stay beside it. A line without a rate fails the build (post-hook).
+with
+
+invoice_lines as (
+
+    select * from {{ ref('int_invoice_lines_live') }}
+
+),
+
+invoices as (
+
+    select * from {{ ref('int_invoices_credited') }}
+
+),
+
+fx_rates as (
+
+    select * from {{ ref('int_fx_rates_daily') }}
+
+),
+
+lines_in_window as (
+
+    select
+        invoice_lines.invoice_line_id,
+        invoice_lines.invoice_id,
+        invoices.client_id,
+        invoices.credited_manager_id,
+        invoice_lines.product_id,
+        invoices.issued_at,
+        invoices.issued_date,
+        invoices.revenue_month,
+        invoices.currency,
+        invoice_lines.quantity,
+        invoice_lines.unit_price,
+        invoice_lines.amount,
+        invoice_lines.cost_amount
+
+    from invoice_lines
+
+    inner join invoices
+        on invoice_lines.invoice_id = invoices.invoice_id
+
+    where invoices.revenue_month <= {{ as_of_month() }}
+
+),
+
+converted as (
+
+    select
+        lines_in_window.*,
+        {{ fx_rate_date('lines_in_window.currency', 'fx_rates') }} as fx_rate_date,
+        {{ fx_rate_to_base('lines_in_window.currency', 'fx_rates') }} as rate_to_base
+
+    from lines_in_window
+
+    left join fx_rates
+        on
+            lines_in_window.currency = fx_rates.currency
+            and lines_in_window.issued_date = fx_rates.rate_day
+
+),
+
+final as (
+
+    select
+        invoice_line_id,
+        invoice_id,
+        client_id,
+        credited_manager_id,
+        product_id,
+        issued_at,
+        issued_date,
+        revenue_month,
+        currency,
+        quantity,
+        unit_price,
+        amount,
+        cost_amount,
+        fx_rate_date,
+        rate_to_base,
+        amount * rate_to_base as amount_base,
+        cost_amount * rate_to_base as cost_amount_base
+
+    from converted
+
+)
+
+select * from final

@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('raw_billing', 'credit_notes') }}
+
+),
+
+final as (
+
+    select
+        id as credit_note_id,
+        invoice_id,
+        issued_at,
+        amount,
+        reason,
+        updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('raw_billing', 'fx_rates') }}
+
+),
+
+final as (
+
+    select
+        currency,
+        rate_date,
+        rate_to_base,
+        updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

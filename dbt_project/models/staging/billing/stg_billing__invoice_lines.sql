@@ -1,0 +1,26 @@
+with
+
+source as (
+
+    select * from {{ source('raw_billing', 'invoice_lines') }}
+
+),
+
+final as (
+
+    select
+        id as invoice_line_id,
+        invoice_id,
+        product_id,
+        quantity,
+        unit_price,
+        amount,
+        cost_amount,
+        updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('raw_billing', 'payments') }}
+
+),
+
+final as (
+
+    select
+        id as payment_id,
+        invoice_id,
+        paid_at,
+        amount,
+        currency,
+        updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

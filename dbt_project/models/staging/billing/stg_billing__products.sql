@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('raw_billing', 'products') }}
+
+),
+
+final as (
+
+    select
+        id as product_id,
+        name as product_name,
+        product_line,
+        updated_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,33 @@
+with
+
+source as (
+
+    select * from {{ source('raw_crm', 'clients') }}
+
+),
+
+final as (
+
+    select
+        {{ text_id('id') }} as client_id,
+        name as client_name,
+        tax_id,
+        segment,
+        industry,
+        country,
+        created_at,
+        status as crm_status,
+        lost_reason,
+        {{ text_id('owner_id') }} as owner_id,
+        is_vip,
+        wallet_estimate,
+        updated_at,
+        deleted_at,
+        deleted_at is not null as is_deleted,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

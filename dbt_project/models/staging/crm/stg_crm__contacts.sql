@@ -1,0 +1,29 @@
+with
+
+source as (
+
+    select * from {{ source('raw_crm', 'contacts') }}
+
+),
+
+final as (
+
+    select
+        {{ text_id('id') }} as contact_id,
+        {{ text_id('client_id') }} as client_id,
+        full_name,
+        email,
+        phone,
+        position,
+        buying_role,
+        is_active,
+        updated_at,
+        deleted_at,
+        deleted_at is not null as is_deleted,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

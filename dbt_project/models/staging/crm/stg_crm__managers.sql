@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('raw_crm', 'managers') }}
+
+),
+
+final as (
+
+    select
+        {{ text_id('id') }} as manager_id,
+        full_name,
+        email,
+        team,
+        role,
+        hired_at,
+        terminated_at,
+        updated_at,
+        deleted_at,
+        deleted_at is not null as is_deleted,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('raw_finance', 'compensation') }}
+
+),
+
+final as (
+
+    select
+        {{ text_id('manager_id') }} as manager_id,
+        effective_from,
+        annual_base_salary,
+        currency,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

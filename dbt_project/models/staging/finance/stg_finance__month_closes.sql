@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ source('raw_finance', 'month_closes') }}
+
+),
+
+final as (
+
+    select
+        month,
+        closed_at,
+        closed_by,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ source('raw_finance', 'plan_assignments') }}
+
+),
+
+final as (
+
+    select
+        {{ text_id('manager_id') }} as manager_id,
+        {{ text_id('plan_id') }} as plan_id,
+        effective_from,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ source('raw_finance', 'revenue_targets') }}
+
+),
+
+final as (
+
+    select
+        {{ text_id('manager_id') }} as manager_id,
+        month,
+        revenue_target,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from final
