@@ -1,0 +1,159 @@
+-- Portfolio membership P(a, m) (metrics.md "Portfolio", readings "Portfolio membership"): the
+-- clients owned by a at the end of month m, counted from the month of the client's created_at
+-- on, whatever its CRM status and whether or not it has revenue. One row per client per month
+-- of the spine in which it belongs to a portfolio (unassigned clients have none), whatever the
+-- manager's employment: m-1 and m-12 portfolios are read by churn and NRR.
+-- Two client-level flags ride along, for the coverage KPIs (any manager's activity counts):
+--   has_stakeholder_contact: an activity with occurred_at in [end - stakeholder_window_days,
+--     end) whose contact's current buying_role is decision_maker or budget_holder, where end is
+--     the first instant of m+1 and the days are calendar days in reporting_tz;
+--   has_in_person_meeting_quarter_to_date: a meeting_in_person from the start of m's quarter to
+--     the end of m (the quarter's in-person coverage reads it at the quarter's last month in
+--     the window).
+with
+
+clients as (
+
+    select * from {{ ref('int_clients_live') }}
+
+),
+
+ownership as (
+
+    select * from {{ ref('int_client_ownership') }}
+
+),
+
+spine as (
+
+    select * from {{ ref('int_month_spine') }}
+
+),
+
+activities as (
+
+    select * from {{ ref('int_activities_live') }}
+
+),
+
+stakeholder_windows as (
+
+    select
+        month,
+        month_end_at,
+        {{ reporting_instant(dbt.dateadd(
+            'day',
+            -1 * var('stakeholder_window_days'),
+            dbt.dateadd('month', 1, 'month')
+        )) }} as window_start_at
+
+    from spine
+
+),
+
+-- the (client, month) pairs whose window [end - days, end) holds a decision maker's or budget
+-- holder's activity; an activity falls in the windows of a few months
+stakeholder_contacts as (
+
+    select distinct
+        activities.client_id,
+        stakeholder_windows.month
+
+    from activities
+
+    inner join stakeholder_windows
+        on
+            activities.occurred_at >= stakeholder_windows.window_start_at
+            and activities.occurred_at < stakeholder_windows.month_end_at
+
+    where activities.contact_buying_role in ('decision_maker', 'budget_holder')
+
+),
+
+-- a meeting in person at instant t lies in [start of m's quarter, end of m) exactly when t's
+-- quarter is m's and t's month is <= m (both in reporting_tz)
+in_person_meeting_months as (
+
+    select
+        client_id,
+        cast({{ dbt.date_trunc('quarter', to_reporting_tz('occurred_at')) }} as date) as quarter,
+        {{ reporting_month('occurred_at') }} as month
+
+    from activities
+
+    where activity_type = 'meeting_in_person'
+
+),
+
+in_person_meetings as (
+
+    select
+        client_id,
+        quarter,
+        min(month) as first_meeting_month
+
+    from in_person_meeting_months
+
+    group by client_id, quarter
+
+),
+
+client_months as (
+
+    select
+        clients.client_id,
+        spine.month,
+        spine.quarter,
+        spine.month_end_at
+
+    from clients
+
+    inner join spine
+        on spine.month >= {{ reporting_month('clients.created_at') }}
+
+),
+
+memberships as (
+
+    select
+        ownership.manager_id,
+        client_months.month,
+        client_months.client_id,
+        client_months.quarter
+
+    from client_months
+
+    inner join ownership
+        on
+            client_months.client_id = ownership.client_id
+            and {{ owned_just_before('ownership', 'client_months.month_end_at') }}
+
+    where ownership.manager_id is not null
+
+),
+
+final as (
+
+    select
+        memberships.manager_id,
+        memberships.month,
+        memberships.client_id,
+        stakeholder_contacts.client_id is not null as has_stakeholder_contact,
+        coalesce(in_person_meetings.first_meeting_month <= memberships.month, false)
+            as has_in_person_meeting_quarter_to_date
+
+    from memberships
+
+    left join stakeholder_contacts
+        on
+            memberships.client_id = stakeholder_contacts.client_id
+            and memberships.month = stakeholder_contacts.month
+
+    left join in_person_meetings
+        on
+            memberships.client_id = in_person_meetings.client_id
+            and memberships.quarter = in_person_meetings.quarter
+
+)
+
+select * from final
