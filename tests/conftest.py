@@ -38,8 +38,8 @@ def pg_cluster() -> Iterator[Cluster]:
     from devtools.pgcluster import Cluster
 
     cluster = Cluster(PROJECT / ".local" / f"pg-test-{os.getpid()}")  # one per session: sessions may overlap
-    cluster.start()
     try:
+        cluster.start()
         yield cluster
     finally:
         cluster.remove()
