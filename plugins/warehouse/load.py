@@ -42,10 +42,13 @@ def _json_projection(entity: Entity) -> list[sql.Composable]:
     ] + [record]
 
 
-def merge_load_table(
-    conn: Connection, entity: Entity, load_table: sql.Identifier, run_id: str, json_records: bool
-) -> int:
-    """Upsert the load table into the raw table; return the number of rows inserted or changed."""
+def merge_statement(
+    conn: Connection, entity: Entity, source: sql.Composable, run_id: str, json_records: bool
+) -> sql.Composed:
+    """An upsert of the relation `source` into the raw table (latest `updated_at` wins).
+
+    `source` holds the entity's typed columns, or (json_records) one jsonb column `_record`.
+    """
     target = table_of(entity)
     columns = [sql.Identifier(f.name) for f in entity.fields] + (
         [sql.Identifier(RECORD)] if json_records else []
@@ -53,24 +56,25 @@ def merge_load_table(
     key = [sql.Identifier(k) for k in entity.key]
     if json_records:
         # One page stream may serve a record twice; keep its latest version.
-        source = sql.SQL(
-            "select distinct on ({key}) {projection} from {load} order by {key}, "
+        rows = sql.SQL(
+            "select distinct on ({key}) {projection} from {source} order by {key}, "
             "({record} ->> 'updated_at')::timestamptz desc"
         ).format(
             key=sql.SQL(", ").join(
                 sql.SQL("({} ->> {})").format(sql.Identifier(RECORD), sql.Literal(k)) for k in entity.key
             ),
             projection=sql.SQL(", ").join(_json_projection(entity)),
-            load=load_table,
+            source=source,
             record=sql.Identifier(RECORD),
         )
     else:
-        source = sql.SQL("select {} from {}").format(sql.SQL(", ").join(columns), load_table)
-    non_key = [c for c in columns if c.as_string(conn) not in {k.as_string(conn) for k in key}]
-    statement = sql.SQL(
+        rows = sql.SQL("select {} from {}").format(sql.SQL(", ").join(columns), source)
+    key_names = {k.as_string(conn) for k in key}
+    non_key = [c for c in columns if c.as_string(conn) not in key_names]
+    return sql.SQL(
         """
         insert into {target} as t ({columns}, _run_id)
-        select s.*, {run_id} from ({source}) as s
+        select s.*, {run_id} from ({rows}) as s
         on conflict ({key}) do update set
             {assignments}, _run_id = excluded._run_id, _loaded_at = now()
         where excluded.updated_at > t.updated_at
@@ -79,8 +83,12 @@ def merge_load_table(
         target=target,
         columns=sql.SQL(", ").join(columns),
         run_id=sql.Literal(run_id),
-        source=source,
+        rows=rows,
         key=sql.SQL(", ").join(key),
         assignments=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(c) for c in non_key),
     )
-    return conn.execute(statement).rowcount
+
+
+def merge_load_table(conn: Connection, entity: Entity, load_table: sql.Identifier, run_id: str) -> int:
+    """Upsert a typed load table into the raw table; return the number of rows inserted or changed."""
+    return conn.execute(merge_statement(conn, entity, load_table, run_id, json_records=False)).rowcount

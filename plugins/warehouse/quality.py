@@ -1,19 +1,28 @@
-"""Record-level checks against the source contract, and the rejects table they feed."""
+"""Checks against the source contract, and the rejects table they feed.
+
+CRM records are checked in SQL, set-based, right after they are copied into
+a load table: `violation_sql` gives, for one JSON record, the reason it
+breaks the contract of its entity (a missing id, a wrong type, an
+unparsable timestamp, an unknown enum value) or null when it keeps it.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
 from warehouse.contract import Entity, Field
 from warehouse.raw import META_SCHEMA
 
-DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+# ISO 8601 with a UTC offset; PostgreSQL alone would also take 'yesterday' or a missing offset.
+ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+DECIMAL_TEXT = r"^-?\d+(\.\d+)?$"
+INTEGER_TEXT = r"^-?\d+$"
 
 
 @dataclass(frozen=True)
@@ -37,72 +46,120 @@ def parse_instant(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _field_violation(field: Field, value: object) -> str | None:
-    if value is None:
-        return None if field.nullable else f"missing value for {field.name}"
-    kind = field.type
-    if kind == "text":
-        if not isinstance(value, str):
-            return f"wrong type for {field.name}: expected a string, got {type(value).__name__}"
-        if field.choices and value not in field.choices:
-            return f"unknown value for {field.name}: {value!r} (expected one of {', '.join(field.choices)})"
-    elif kind in ("integer", "bigint"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"wrong type for {field.name}: expected an integer, got {type(value).__name__}"
-    elif kind == "numeric":
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and DECIMAL.match(value))
-        ):
-            return f"wrong type for {field.name}: expected a decimal string, got {value!r}"
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            return f"wrong type for {field.name}: expected a boolean, got {type(value).__name__}"
-    elif kind == "timestamptz":
-        if parse_instant(value) is None:
-            return f"unparsable timestamp for {field.name}: {value!r} (ISO 8601 with a UTC offset expected)"
-    elif kind == "date":
-        try:
-            date.fromisoformat(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return f"unparsable date for {field.name}: {value!r}"
-    return None
+def _is_instant(text: sql.Composable) -> sql.Composed:
+    return sql.SQL("({text} ~ {pattern} and pg_input_is_valid({text}, 'timestamptz'))").format(
+        text=text, pattern=sql.Literal(ISO_INSTANT)
+    )
 
 
-def contract_violation(entity: Entity, record: object) -> str | None:
-    """Why a JSON record breaks the contract of `entity`, or None when it keeps it."""
-    if not isinstance(record, dict):
-        return f"not a JSON object: {type(record).__name__}"
-    record_id = record.get("id")
-    if not isinstance(record_id, str) or not record_id:
-        return (
-            "missing id"
-            if record_id in (None, "")
-            else f"wrong type for id: expected a string, got {record_id!r}"
+def _type_check(
+    field: Field, value: sql.Composable, text: sql.Composable
+) -> list[tuple[sql.Composable, sql.Composable]]:
+    """(broken, reason) pairs for a present, non-null value of `field`, in the order they are tried."""
+    kind = sql.SQL("jsonb_typeof({})").format(value)
+    name = field.name
+    if field.type == "text":
+        checks = [
+            (
+                sql.SQL("{} <> 'string'").format(kind),
+                sql.SQL("{} || {}").format(
+                    sql.Literal(f"wrong type for {name}: expected a string, got "), kind
+                ),
+            )
+        ]
+        if field.choices:
+            checks.append(
+                (
+                    sql.SQL("{} not in ({})").format(
+                        text, sql.SQL(", ").join(map(sql.Literal, field.choices))
+                    ),
+                    sql.SQL("{} || quote_literal({}) || {}").format(
+                        sql.Literal(f"unknown value for {name}: "),
+                        text,
+                        sql.Literal(f" (expected one of {', '.join(field.choices)})"),
+                    ),
+                )
+            )
+        return checks
+    if field.type in ("integer", "bigint"):
+        broken = sql.SQL("not ({} = 'number' and {} ~ {})").format(kind, text, sql.Literal(INTEGER_TEXT))
+        return [
+            (
+                broken,
+                sql.SQL("{} || {}::text").format(
+                    sql.Literal(f"wrong type for {name}: expected an integer, got "), value
+                ),
+            )
+        ]
+    if field.type == "numeric":
+        broken = sql.SQL("not (({k} = 'string' and {t} ~ {d}) or ({k} = 'number' and {t} ~ {i}))").format(
+            k=kind, t=text, d=sql.Literal(DECIMAL_TEXT), i=sql.Literal(INTEGER_TEXT)
         )
+        return [
+            (
+                broken,
+                sql.SQL("{} || {}::text").format(
+                    sql.Literal(f"wrong type for {name}: expected a decimal string, got "), value
+                ),
+            )
+        ]
+    if field.type == "boolean":
+        return [
+            (
+                sql.SQL("{} <> 'boolean'").format(kind),
+                sql.SQL("{} || {}::text").format(
+                    sql.Literal(f"wrong type for {name}: expected a boolean, got "), value
+                ),
+            )
+        ]
+    if field.type == "timestamptz":
+        broken = sql.SQL("not ({} = 'string' and {})").format(kind, _is_instant(text))
+        return [
+            (
+                broken,
+                sql.SQL("{} || {}::text || {}").format(
+                    sql.Literal(f"unparsable timestamp for {name}: "),
+                    value,
+                    sql.Literal(" (ISO 8601 with a UTC offset expected)"),
+                ),
+            )
+        ]
+    broken = sql.SQL("not ({k} = 'string' and {t} ~ {p} and pg_input_is_valid({t}, 'date'))").format(
+        k=kind, t=text, p=sql.Literal(ISO_DATE)
+    )
+    return [(broken, sql.SQL("{} || {}::text").format(sql.Literal(f"unparsable date for {name}: "), value))]
+
+
+def violation_sql(entity: Entity, record: sql.Composable) -> sql.Composed:
+    """A SQL expression: why the JSON record `record` breaks the contract of `entity`, or null."""
+    whens: list[tuple[sql.Composable, sql.Composable]] = [
+        (
+            sql.SQL("jsonb_typeof({}) <> 'object'").format(record),
+            sql.SQL("'not a JSON object: ' || jsonb_typeof({})").format(record),
+        ),
+        (sql.SQL("coalesce({r} ->> 'id', '') = ''").format(r=record), sql.Literal("missing id")),
+    ]
     for field in entity.fields:
-        reason = _field_violation(field, record.get(field.name))
-        if reason:
-            return reason
-    return None
+        value = sql.SQL("({} -> {})").format(record, sql.Literal(field.name))
+        text = sql.SQL("({} ->> {})").format(record, sql.Literal(field.name))
+        absent = sql.SQL("coalesce(jsonb_typeof({}), 'null') = 'null'").format(value)
+        if not field.nullable:
+            whens.append((absent, sql.Literal(f"missing value for {field.name}")))
+        for broken, reason in _type_check(field, value, text):
+            whens.append((sql.SQL("(not {} and {})").format(absent, broken), reason))
+    cases = sql.SQL(" ").join(sql.SQL("when {} then {}").format(w, r) for w, r in whens)
+    return sql.SQL("(case {} end)").format(cases)
 
 
-def record_key(record: object) -> tuple[str, str]:
-    """(record id, updated_at) as text, for the rejects key; a record without an id is named by its content."""
-    if isinstance(record, dict):
-        record_id = record.get("id")
-        updated = record.get("updated_at")
-        name = str(record_id) if record_id not in (None, "") else None
-    else:
-        name, updated = None, None
-    if name is None:
-        import hashlib
-
-        name = "md5:" + hashlib.md5(json.dumps(record, sort_keys=True).encode()).hexdigest()
-    return name, "" if updated is None else str(updated)
+def record_key_sql(record: sql.Composable) -> tuple[sql.Composed, sql.Composed]:
+    """SQL for the rejects key of a record: its id (or, without one, `md5:` of its content) and updated_at text."""
+    record_id = sql.SQL("coalesce(nullif({r} ->> 'id', ''), 'md5:' || md5({r}::text))").format(r=record)
+    updated_at = sql.SQL("coalesce({} ->> 'updated_at', '')").format(record)
+    return record_id, updated_at
 
 
 def save_rejects(conn: Connection, rejects: Iterable[Reject], run_id: str) -> int:
-    """Record rejected records; one already recorded (same source, entity, id, updated_at) is not added again."""
+    """Record rejected rows; one already recorded (same source, entity, id, updated_at) is not added again."""
     rows = [
         (r.source, r.entity, r.record_id, r.updated_at, r.reason, json.dumps(r.record), run_id)
         for r in rejects

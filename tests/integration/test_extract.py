@@ -225,8 +225,8 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
         )
         loaded = conn.execute("select count(*) from raw_crm.clients").fetchone()[0]
     assert rejects == {
-        "12345": "wrong type for id: expected a string, got 12345",
-        "BAD-TS": "unparsable timestamp for created_at: 'yesterday' (ISO 8601 with a UTC offset expected)",
+        "12345": "wrong type for id: expected a string, got number",
+        "BAD-TS": 'unparsable timestamp for created_at: "yesterday" (ISO 8601 with a UTC offset expected)',
         "BAD-ENUM": "unknown value for segment: 'enterprise' (expected one of b2b, b2c)",
         "BAD-NULL": "missing value for name",
         "BAD-MONEY": "wrong type for wallet_estimate: expected a decimal string, got 1234.5",

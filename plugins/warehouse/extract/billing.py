@@ -174,7 +174,7 @@ def extract_table(
             rows_read = copy_between(source, target, _source_select(entity_def, since), load_table)
             if full_refresh:
                 target.execute(sql.SQL("truncate {}").format(table_of(entity_def)))
-            merged = merge_load_table(target, entity_def, load_table, run_id, json_records=False)
+            merged = merge_load_table(target, entity_def, load_table, run_id)
             new_watermark = target.execute(
                 sql.SQL("select max(updated_at) from {}").format(load_table)
             ).fetchone()[0]

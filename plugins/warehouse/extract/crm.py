@@ -8,7 +8,6 @@ in one transaction, so a killed worker resumes where the last commit left it.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -16,20 +15,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import psycopg
+import msgspec
 import requests
+from psycopg import sql
 
 from warehouse.connections import CrmApi
 from warehouse.contract import Entity, entity
 from warehouse.db import connect
-from warehouse.load import RECORD, create_load_table, merge_load_table
-from warehouse.quality import Reject, contract_violation, parse_instant, record_key, save_rejects
-from warehouse.raw import ensure_raw_layer
+from warehouse.load import RECORD, create_load_table, merge_statement
+from warehouse.quality import ISO_INSTANT, record_key_sql, violation_sql
+from warehouse.raw import META_SCHEMA, ensure_raw_layer
 from warehouse.state import LoadStats, log_load, read_watermark, save_watermark
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
+
+
+class Page(msgspec.Struct):
+    """One API page; records stay raw JSON, checked and typed in SQL after COPY."""
+
+    data: list[msgspec.Raw]
+    next_cursor: str | None = None
+
+
+PAGE_DECODER = msgspec.json.Decoder(Page)
 
 
 class CrmAuthError(RuntimeError):
@@ -67,7 +77,7 @@ class CrmClient:
     def close(self) -> None:
         self.session.close()
 
-    def _get_page(self, entity_name: str, params: dict[str, str]) -> dict:
+    def _get_page(self, entity_name: str, params: dict[str, str]) -> Page:
         url = f"{self.api.base_url}/api/v1/{entity_name}"
         problem = ""
         for attempt in range(1, self.retry.max_attempts + 1):
@@ -95,11 +105,8 @@ class CrmClient:
                     )
                 else:
                     try:
-                        page = response.json()
-                        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-                            raise ValueError("no 'data' list")
-                        return page
-                    except ValueError as exc:
+                        return PAGE_DECODER.decode(response.content)
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                         problem = f"the page is not the contract's JSON ({exc})"
                         delay = self.retry.backoff(attempt)
             if attempt < self.retry.max_attempts:
@@ -117,56 +124,67 @@ class CrmClient:
             f"{self.retry.max_attempts} attempts; last problem: {problem}"
         )
 
-    def pages(self, entity_name: str, updated_since: datetime | None) -> Iterator[list]:
+    def pages(self, entity_name: str, updated_since: datetime | None) -> Iterator[list[msgspec.Raw]]:
         """Every page of records changed at or after `updated_since`, in the API's order."""
         params: dict[str, str] = {"limit": str(self.page_limit)}
         if updated_since is not None:
             params["updated_since"] = updated_since.isoformat()
         while True:
             page = self._get_page(entity_name, params)
-            yield page["data"]
-            cursor = page.get("next_cursor")
-            if not cursor:
+            yield page.data
+            if not page.next_cursor:
                 return
-            params = {"cursor": cursor}
+            params = {"cursor": page.next_cursor}
 
 
-@dataclass
-class _Batch:
-    records: int = 0
-    rejects: list[Reject] = field(default_factory=list)
-    watermark: datetime | None = None
-
-
-def _copy_batch(
-    copy: psycopg.Copy, entity_def: Entity, pages: Iterator[list], batch_records: int
-) -> tuple[_Batch, bool]:
-    """Stream pages into an open COPY until the batch is full; returns the batch and whether pages remain."""
-    batch = _Batch()
+def _copy_batch(copy, pages: Iterator[list[msgspec.Raw]], batch_records: int) -> tuple[int, bool]:
+    """Stream pages into an open CSV COPY until the batch is full; returns (records, whether pages remain)."""
+    records = 0
     for page in pages:
-        for record in page:
-            batch.records += 1
-            reason = contract_violation(entity_def, record)
-            updated = parse_instant(record.get("updated_at")) if isinstance(record, dict) else None
-            if updated is not None and (batch.watermark is None or updated > batch.watermark):
-                batch.watermark = updated
-            if reason:
-                record_id, updated_text = record_key(record)
-                batch.rejects.append(
-                    Reject(
-                        "crm",
-                        entity_def.name,
-                        record_id,
-                        updated_text,
-                        reason,
-                        record if isinstance(record, dict) else {"value": record},
-                    )
-                )
-            else:
-                copy.write_row((json.dumps(record, ensure_ascii=False),))
-        if batch.records >= batch_records:
-            return batch, True
-    return batch, False
+        copy.write(b"".join(b'"' + bytes(r).replace(b'"', b'""') + b'"\n' for r in page))
+        records += len(page)
+        if records >= batch_records:
+            return records, True
+    return records, False
+
+
+def _check_and_merge_sql(conn, entity_def: Entity, load_table: sql.Identifier, run_id: str) -> sql.Composed:
+    """One statement: check every loaded record, file the rejects, merge the rest, report counts and watermark."""
+    record = sql.Identifier(RECORD)
+    record_id, updated_at = record_key_sql(record)
+    updated = sql.SQL("({} ->> 'updated_at')").format(record)
+    valid = sql.SQL("(select {} from checked where reason is null) as valid").format(record)
+    return sql.SQL(
+        """
+        with checked as (
+            select {record}, {violation} as reason from {load}
+        ),
+        rejected as (
+            insert into {meta}.rejects (source, entity, record_id, updated_at, reason, record, run_id)
+            select 'crm', {entity}, {record_id}, {updated_at}, reason, {record}, {run_id}
+            from checked where reason is not null
+            on conflict do nothing
+        ),
+        merged as ({merge} returning 1)
+        select
+            (select count(*) from checked where reason is not null),
+            (select count(*) from merged),
+            (select max(case when {updated} ~ {iso} and pg_input_is_valid({updated}, 'timestamptz')
+                        then {updated}::timestamptz end) from checked)
+        """
+    ).format(
+        record=record,
+        violation=violation_sql(entity_def, record),
+        load=load_table,
+        meta=sql.Identifier(META_SCHEMA),
+        entity=sql.Literal(entity_def.name),
+        record_id=record_id,
+        updated_at=updated_at,
+        run_id=sql.Literal(run_id),
+        merge=merge_statement(conn, entity_def, valid, run_id, json_records=True),
+        updated=updated,
+        iso=sql.Literal(ISO_INSTANT),
+    )
 
 
 def extract_entity(
@@ -197,25 +215,26 @@ def extract_entity(
                 with (
                     conn.cursor() as cur,
                     cur.copy(
-                        psycopg.sql.SQL("copy {} ({}) from stdin").format(
-                            load_table, psycopg.sql.Identifier(RECORD)
+                        sql.SQL("copy {} ({}) from stdin (format csv)").format(
+                            load_table, sql.Identifier(RECORD)
                         )
                     ) as copy,
                 ):
-                    batch, more = _copy_batch(copy, entity_def, pages, batch_records)
-                batch_merged = merge_load_table(conn, entity_def, load_table, run_id, json_records=True)
-                save_rejects(conn, batch.rejects, run_id)
-                save_watermark(conn, "crm", entity_name, batch.watermark, run_id, batch_merged)
-            read += batch.records
+                    batch_read, more = _copy_batch(copy, pages, batch_records)
+                batch_rejected, batch_merged, watermark = conn.execute(
+                    _check_and_merge_sql(conn, entity_def, load_table, run_id)
+                ).fetchone()
+                save_watermark(conn, "crm", entity_name, watermark, run_id, batch_merged)
+            read += batch_read
             merged += batch_merged
-            rejected += len(batch.rejects)
+            rejected += batch_rejected
             log.info(
                 "crm %s: batch committed: %d read, %d merged, %d rejected, watermark %s",
                 entity_name,
-                batch.records,
+                batch_read,
                 batch_merged,
-                len(batch.rejects),
-                batch.watermark.isoformat() if batch.watermark else "unchanged",
+                batch_rejected,
+                watermark.isoformat() if watermark else "unchanged",
             )
         stats = LoadStats(
             "crm", entity_name, run_id, mode, read, merged, rejected, time.monotonic() - started
