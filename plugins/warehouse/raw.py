@@ -74,7 +74,11 @@ def create_table_sql(entity: Entity) -> sql.Composed:
     ]
     if entity.source == "crm":
         columns.append(sql.SQL("_record jsonb not null"))
-    columns += [sql.SQL("_run_id text not null"), sql.SQL("_loaded_at timestamptz not null default now()")]
+    columns += [
+        # The default serves a COPY straight into the table, which sets warehouse.run_id for its transaction.
+        sql.SQL("_run_id text not null default current_setting('warehouse.run_id')"),
+        sql.SQL("_loaded_at timestamptz not null default now()"),
+    ]
     key = sql.SQL(", ").join(map(sql.Identifier, entity.key))
     return sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
         table_of(entity), sql.SQL(", ").join(columns), key

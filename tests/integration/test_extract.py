@@ -241,3 +241,23 @@ def test_a_wrong_token_fails_at_once_naming_the_connection(sources, warehouse):
     with pytest.raises(crm.CrmAuthError, match=r"connection crm_api.*refused the token: HTTP 401"):
         crm.extract_entity(crm.CrmClient(api, FAST_RETRIES), warehouse, "clients", "run-1")
     assert sources.crm.stats.snapshot()["401"] == 1
+
+
+def test_a_full_refresh_reloads_each_billing_table_whole(sources, warehouse):
+    extract_everything(sources, warehouse, "run-1")
+    snapshot = billing.hold_snapshot(sources.billing)
+    try:
+        stats = [
+            billing.extract_table(sources.billing, warehouse, t.name, "run-refresh", snapshot, full_refresh=True)
+            for t in BILLING_TABLES
+        ]
+    finally:
+        billing.release_snapshot(sources.billing, snapshot)
+
+    assert_raw_equals_source(sources, warehouse)
+    for t, s in zip(BILLING_TABLES, stats, strict=True):
+        source_rows = billing_checksum(sources.billing, "public", t.name)[0]
+        assert (s.mode, s.rows_read, s.rows_merged) == ("full_refresh", source_rows, source_rows), t.name
+    with psycopg.connect(warehouse) as conn:
+        run_ids = conn.execute("select distinct _run_id from raw_billing.invoice_lines").fetchall()
+    assert run_ids == [("run-refresh",)]

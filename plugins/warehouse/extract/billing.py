@@ -170,13 +170,25 @@ def extract_table(
             watermark = None if full_refresh else read_watermark(target, "billing", table)
             since = watermark - look_back if watermark else None
             mode = "full_refresh" if full_refresh else ("incremental" if since else "full")
-            load_table = create_load_table(target, entity_def, json_records=False)
-            rows_read = copy_between(source, target, _source_select(entity_def, since), load_table)
+            raw_table = table_of(entity_def)
             if full_refresh:
-                target.execute(sql.SQL("truncate {}").format(table_of(entity_def)))
-            merged = merge_load_table(target, entity_def, load_table, run_id)
+                target.execute(sql.SQL("truncate {}").format(raw_table))
+            select = _source_select(entity_def, since)
+            if target.execute(sql.SQL("select not exists (select from {})").format(raw_table)).fetchone()[0]:
+                # Nothing to merge with (a first load, a full refresh): COPY straight into the raw table.
+                target.execute("select set_config('warehouse.run_id', %s, true)", (run_id,))
+                columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in entity_def.fields)
+                rows_read = merged = copy_between(
+                    source, target, select, sql.SQL("{} ({})").format(raw_table, columns)
+                )
+                latest_of = raw_table
+            else:
+                load_table = create_load_table(target, entity_def, json_records=False)
+                rows_read = copy_between(source, target, select, load_table)
+                merged = merge_load_table(target, entity_def, load_table, run_id)
+                latest_of = load_table
             new_watermark = target.execute(
-                sql.SQL("select max(updated_at) from {}").format(load_table)
+                sql.SQL("select max(updated_at) from {}").format(latest_of)
             ).fetchone()[0]
             save_watermark(target, "billing", table, new_watermark, run_id, merged)
             stats = LoadStats(
