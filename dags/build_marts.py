@@ -1,4 +1,4 @@
-"""dbt build of staging → intermediate → marts, with every dbt test, once every raw source of a run has landed."""
+"""dbt build of staging → intermediate → marts once every raw source of a run has landed, then the GX gate."""
 
 import pendulum
 from airflow.sdk import dag, task
@@ -27,7 +27,11 @@ def build_marts():
     def dbt_build(as_of_month: str) -> None:
         tasks.build_marts(as_of_month)
 
-    dbt_build(reporting_month())
+    @task
+    def validate_marts() -> None:
+        tasks.validate_marts()
+
+    dbt_build(reporting_month()) >> validate_marts()
 
 
 build_marts()

@@ -17,6 +17,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 # Airflow reads its settings when first imported: point it at a test home before any test imports it.
 AIRFLOW_TEST_HOME = PROJECT / ".local" / f"airflow-test-{os.getpid()}"
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_TEST_HOME)
+os.environ["WAREHOUSE_GX_ROOT"] = str(AIRFLOW_TEST_HOME / "gx")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT / "dags")
 TEST_SEED = 42

@@ -112,3 +112,10 @@ def build_marts(as_of_month: str) -> None:
         connections.postgres_conninfo(connections.WAREHOUSE_DB),
         date.fromisoformat(as_of_month),
     )
+
+
+def validate_marts() -> None:
+    """The publish gate: the marts' GX checkpoint must pass, or the run fails here."""
+    from warehouse import gate
+
+    gate.require(gate.validate_schema(connections.postgres_conninfo(connections.WAREHOUSE_DB), "marts"))
