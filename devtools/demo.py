@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         "--data", type=Path, help="a dataset folder (shared/spec/sources.md §5) instead of the demo"
     )
     args = parser.parse_args(argv)
+    if args.data and not (args.data / "crm").is_dir() and not (args.data / "billing").is_dir():
+        parser.error(f"{args.data} is not a data set folder (crm/, billing/, finance/ of shared/spec/sources.md §5)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     source = args.data.resolve() if args.data else generated_dataset()
     data = working_copy(source, LOCAL / "run" / "data")
