@@ -19,6 +19,7 @@ import psycopg
 from devtools.pipeline import LOG_DIR, run_pipeline
 from devtools.stack import LOCAL, generated_dataset, local_stack, working_copy
 from simulator.dataset import last_complete_month
+from warehouse.gate import GX_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def print_summary(warehouse: str, data: Path, as_of_month: str) -> None:
     for schema, name, rows in table_counts(warehouse):
         print(f"{schema + '.' + name:<40} {rows:>12,}")
     print(f"\nTask logs: {LOG_DIR}/<dag>.log")
+    print(f"Great Expectations report: {GX_ROOT / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
 
 
 def main(argv: list[str] | None = None) -> int:
