@@ -46,6 +46,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint dbt_project
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -42,7 +42,10 @@
 {%- endmacro %}
 
 
-{# The first instant after the reporting window: midnight of the month after `as_of_month`, in reporting_tz. #}
+{#
+    The first instant after the reporting window: midnight of the month after `as_of_month`, in
+    reporting_tz.
+#}
 {% macro window_end_at() -%}
     {{ reporting_instant(dbt.dateadd('month', 1, as_of_month())) }}
 {%- endmacro %}

@@ -3,24 +3,30 @@
     no rate, weight or threshold is a literal buried in a model.
 #}
 
-{# The standard hourly rate (base currency) of a manager role, from var `hourly_rate`; null for a role it does not name. #}
+{#
+    The standard hourly rate (base currency) of a manager role, from var `hourly_rate`; null for a
+    role it does not name.
+#}
 {% macro client_hourly_rate(role_column) -%}
     {%- set rates = var('hourly_rate') -%}
     case {{ role_column }}
-        {%- for role, rate in rates.items() %}
+    {%- for role, rate in rates.items() %}
         when {{ dbt.string_literal(role) }} then cast({{ rate }} as numeric)
-        {%- endfor %}
+    {%- endfor %}
     end
 {%- endmacro %}
 
 
-{# The response SLA in hours of a request priority, from var `sla_hours`; null for a priority it does not name. #}
+{#
+    The response SLA in hours of a request priority, from var `sla_hours`; null for a priority it
+    does not name.
+#}
 {% macro client_sla_hours(priority_column) -%}
     {%- set hours = var('sla_hours') -%}
     case {{ priority_column }}
-        {%- for priority, limit in hours.items() %}
+    {%- for priority, limit in hours.items() %}
         when {{ dbt.string_literal(priority) }} then cast({{ limit }} as numeric)
-        {%- endfor %}
+    {%- endfor %}
     end
 {%- endmacro %}
 

@@ -4,8 +4,8 @@
 #}
 {% macro manager_sla_hours(priority) -%}
     case {{ priority }}
-        {%- for name, hours in var('sla_hours').items() %}
+    {%- for name, hours in var('sla_hours').items() %}
         when {{ dbt.string_literal(name) }} then cast({{ hours }} as numeric)
-        {%- endfor %}
+    {%- endfor %}
     end
 {%- endmacro %}

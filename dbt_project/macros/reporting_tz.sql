@@ -24,7 +24,9 @@
 {%- endmacro %}
 
 {% macro default__reporting_instant(local_timestamp) -%}
-    {{ exceptions.raise_compiler_error("reporting_instant is not implemented for adapter " ~ adapter.type()) }}
+    {{ exceptions.raise_compiler_error(
+        "reporting_instant is not implemented for adapter " ~ adapter.type()
+    ) }}
 {%- endmacro %}
 
 {% macro postgres__reporting_instant(local_timestamp) -%}

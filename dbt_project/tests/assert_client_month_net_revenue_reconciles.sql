@@ -162,7 +162,9 @@ client_net as (
             amounts_in_window.currency = rates.currency
             and amounts_in_window.amount_date = rates.amount_date
 
-    group by 1, 2
+    group by
+        amounts_in_window.client_id,
+        cast({{ dbt.date_trunc('month', 'amounts_in_window.amount_date') }} as date)
 
 ),
 

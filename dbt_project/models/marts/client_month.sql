@@ -145,11 +145,17 @@ final as (
         -- bands compared without dividing (T12 >= bound * estimate), exact on the bounds
         case
             when wallet_share is null then null
-            when {{ client_quotient_at_least('t12_revenue', 'wallet_estimate', 'wallet_share', wallet_bands['saturated']) }}
+            when {{ client_quotient_at_least(
+                't12_revenue', 'wallet_estimate', 'wallet_share', wallet_bands['saturated'],
+            ) }}
                 then 'saturated'
-            when {{ client_quotient_at_least('t12_revenue', 'wallet_estimate', 'wallet_share', wallet_bands['high']) }}
+            when {{ client_quotient_at_least(
+                't12_revenue', 'wallet_estimate', 'wallet_share', wallet_bands['high'],
+            ) }}
                 then 'high'
-            when {{ client_quotient_at_least('t12_revenue', 'wallet_estimate', 'wallet_share', wallet_bands['headroom']) }}
+            when {{ client_quotient_at_least(
+                't12_revenue', 'wallet_estimate', 'wallet_share', wallet_bands['headroom'],
+            ) }}
                 then 'headroom'
             else 'low'
         end as wallet_band,

@@ -133,9 +133,9 @@ ratios as (
 
     select
         joined.*,
-        cast(churned_clients as numeric) / nullif(prior_active_clients, 0) as logo_churn_rate,
-        nrr_current_t12_revenue / nullif(nrr_base_t12_revenue, 0) as nrr,
-        grr_retained_t12_revenue / nullif(nrr_base_t12_revenue, 0) as grr
+        cast(joined.churned_clients as numeric) / nullif(joined.prior_active_clients, 0) as logo_churn_rate,
+        joined.nrr_current_t12_revenue / nullif(joined.nrr_base_t12_revenue, 0) as nrr,
+        joined.grr_retained_t12_revenue / nullif(joined.nrr_base_t12_revenue, 0) as grr
 
     from joined
 

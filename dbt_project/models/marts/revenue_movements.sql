@@ -13,12 +13,39 @@ client_month as (
 
 buckets as (
 
-    select 'new' as bucket, 1 as bucket_order
-    union all select 'expansion', 2
-    union all select 'contraction', 3
-    union all select 'reactivated', 4
-    union all select 'churned', 5
-    union all select 'inactive', 6
+    select
+        'new' as bucket,
+        1 as bucket_order
+
+    union all
+
+    select
+        'expansion' as bucket,
+        2 as bucket_order
+
+    union all
+
+    select
+        'contraction' as bucket,
+        3 as bucket_order
+
+    union all
+
+    select
+        'reactivated' as bucket,
+        4 as bucket_order
+
+    union all
+
+    select
+        'churned' as bucket,
+        5 as bucket_order
+
+    union all
+
+    select
+        'inactive' as bucket,
+        6 as bucket_order
 
 ),
 

@@ -24,7 +24,9 @@ owner_changes as (
 
 invoices as (
 
-    select issued_at from {{ ref('int_invoices_live') }} where is_in_scope
+    select issued_at
+    from {{ ref('int_invoices_live') }}
+    where is_in_scope
 
 ),
 

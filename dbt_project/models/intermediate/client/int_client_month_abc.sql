@@ -70,9 +70,15 @@ final as (
         cumulative_share_before,
         -- share before < threshold, compared without dividing (the total is positive in practice)
         case
-            when not {{ client_quotient_at_least('cumulative_t12_before', 'active_t12_total', 'cumulative_share_before', var('abc_thresholds')['a']) }}
+            when not {{ client_quotient_at_least(
+                'cumulative_t12_before', 'active_t12_total', 'cumulative_share_before',
+                var('abc_thresholds')['a'],
+            ) }}
                 then 'A'
-            when not {{ client_quotient_at_least('cumulative_t12_before', 'active_t12_total', 'cumulative_share_before', var('abc_thresholds')['b']) }}
+            when not {{ client_quotient_at_least(
+                'cumulative_t12_before', 'active_t12_total', 'cumulative_share_before',
+                var('abc_thresholds')['b'],
+            ) }}
                 then 'B'
             else 'C'
         end as abc_class

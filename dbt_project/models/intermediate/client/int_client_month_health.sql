@@ -55,7 +55,9 @@ grid as (
         client_months.revenue_prior_3m,
         month_spine.month_last_day,
         month_spine.month_end_at,
-        {{ reporting_instant(dbt.dateadd('day', -(var('service_window_days') | int), dbt.dateadd('month', 1, 'month_spine.month'))) }}
+        {{ reporting_instant(dbt.dateadd(
+            'day', -(var('service_window_days') | int), dbt.dateadd('month', 1, 'month_spine.month'),
+        )) }}
             as service_window_start_at
 
     from client_months
@@ -271,11 +273,16 @@ scores as (
         *,
         case
             when revenue_prior_3m <= 0 then cast(100 as numeric)
-            else {{ client_ratio_score('revenue_last_3m', 'revenue_prior_3m', scoring['revenue_trend_full_at'], scoring['revenue_trend_zero_at']) }}
+            else {{ client_ratio_score(
+                'revenue_last_3m', 'revenue_prior_3m',
+                scoring['revenue_trend_full_at'], scoring['revenue_trend_zero_at'],
+            ) }}
         end as health_revenue_trend,
         case
             when last_activity_at is null then cast(0 as numeric)
-            else {{ client_linear_score('days_since_activity', scoring['engagement_full_days'], scoring['engagement_zero_days']) }}
+            else {{ client_linear_score(
+                'days_since_activity', scoring['engagement_full_days'], scoring['engagement_zero_days'],
+            ) }}
         end as health_engagement,
         case
             when latest_nps_score is null then cast({{ scoring['sentiment_none'] }} as numeric)

@@ -10,7 +10,9 @@ activities as (
 
 deleted_clients as (
 
-    select client_id from {{ ref('stg_crm__clients') }} where is_deleted
+    select client_id
+    from {{ ref('stg_crm__clients') }}
+    where is_deleted
 
 ),
 

@@ -9,7 +9,9 @@ contacts as (
 
 deleted_clients as (
 
-    select client_id from {{ ref('stg_crm__clients') }} where is_deleted
+    select client_id
+    from {{ ref('stg_crm__clients') }}
+    where is_deleted
 
 ),
 
