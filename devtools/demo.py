@@ -45,7 +45,9 @@ def print_summary(warehouse: str, data: Path, as_of_month: str) -> None:
     for schema, name, rows in table_counts(warehouse):
         print(f"{schema + '.' + name:<40} {rows:>12,}")
     print(f"\nTask logs: {LOG_DIR}/<dag>.log")
-    print(f"Great Expectations report: {GX_ROOT / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
+    print(
+        f"Great Expectations report: {GX_ROOT / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.data and not (args.data / "crm").is_dir() and not (args.data / "billing").is_dir():
-        parser.error(f"{args.data} is not a data set folder (crm/, billing/, finance/ of shared/spec/sources.md §5)")
+        parser.error(
+            f"{args.data} is not a data set folder (crm/, billing/, finance/ of shared/spec/sources.md §5)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     source = args.data.resolve() if args.data else generated_dataset()
     data = working_copy(source, LOCAL / "run" / "data")

@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="a dataset folder to serve instead of the generated demo")
     args = parser.parse_args(argv)
     if args.data and not (args.data / "crm").is_dir() and not (args.data / "billing").is_dir():
-        parser.error(f"{args.data} is not a data set folder (crm/, billing/, finance/ of shared/spec/sources.md §5)")
+        parser.error(
+            f"{args.data} is not a data set folder (crm/, billing/, finance/ of shared/spec/sources.md §5)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if connections_are_set():
         log.info("using the connections from AIRFLOW_CONN_*; starting nothing")

@@ -248,7 +248,9 @@ def test_a_full_refresh_reloads_each_billing_table_whole(sources, warehouse):
     snapshot = billing.hold_snapshot(sources.billing)
     try:
         stats = [
-            billing.extract_table(sources.billing, warehouse, t.name, "run-refresh", snapshot, full_refresh=True)
+            billing.extract_table(
+                sources.billing, warehouse, t.name, "run-refresh", snapshot, full_refresh=True
+            )
             for t in BILLING_TABLES
         ]
     finally:

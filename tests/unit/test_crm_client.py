@@ -43,6 +43,8 @@ def test_a_page_that_is_not_json_fails_after_the_retries_with_a_clear_message(br
     with pytest.raises(CrmPageError) as error:
         next(client.pages("clients", None))
     message = str(error.value)
-    assert message.startswith("CRM API (connection crm_api) gave no readable page for clients after 3 attempts")
+    assert message.startswith(
+        "CRM API (connection crm_api) gave no readable page for clients after 3 attempts"
+    )
     assert "the page is not the contract's JSON" in message
     assert NotJson.requests_seen == 3
