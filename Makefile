@@ -16,7 +16,7 @@ help:
 	@echo "make run        the pipeline end to end on the simulator's demo data (DATA=<folder> for your own)"
 	@echo "make test       the whole test suite"
 	@echo "make pipeline   every DAG once, against AIRFLOW_CONN_* when set, else the local stack"
-	@echo "make bench      throughput benchmarks (SCALE=small|demo|large)"
+	@echo "make bench      benchmarks (SCALE=small|demo|large, ONLY=extract|marts)"
 	@echo "make lint       ruff and sqlfluff"
 	@echo "make clean      remove the environment, clusters and generated data"
 
@@ -53,7 +53,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
-	$(PY) -m devtools.bench $(if $(SCALE),--scale $(SCALE))
+	$(PY) -m devtools.bench $(if $(SCALE),--scale $(SCALE)) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	-$(PY) -m devtools.pgcluster remove .local/pg 2>/dev/null

@@ -1,10 +1,14 @@
-"""`make bench`: extract throughput, as ratios measured in one run.
+"""`make bench`: throughput and build times, as ratios measured in one run.
 
-Billing: rows/s of the extractor (snapshot, binary COPY, merge, state) against
-a bare `COPY TO` → `COPY FROM` between the same two databases. CRM: records/s
-of the extractor against the simulator's raw serving rate (a client that only
-reads the pages). Peak memory of the extract, measured in a child process.
+extract: billing rows/s of the extractor (snapshot, binary COPY, merge, state)
+against a bare `COPY TO` → `COPY FROM` between the same two databases; CRM
+records/s of the extractor against the simulator's raw serving rate (a client
+that only reads the pages); peak memory of the extract, in a child process.
 Writes bench/results/extract.json.
+
+marts: wall time of a full `dbt build` (models and data tests), then of the
+build after one more day of source changes (about 1 % of rows) is extracted
+incrementally. Writes bench/results/marts.json.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import psycopg
 import requests
 from psycopg import sql
 
-from devtools.stack import PROJECT, generated_dataset, local_stack
+from devtools.stack import PROJECT, generated_dataset, local_stack, working_copy
 from warehouse.connections import CrmApi
 from warehouse.contract import BILLING_TABLES, CRM_ENTITIES
 from warehouse.db import connect
@@ -106,28 +110,19 @@ def timed(function, *args) -> tuple[int, float, float]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def bench_extract(stack, scale: str) -> dict:
+    base = stack.cluster.url("postgres")
+    source = stack.cluster.url("billing")
+    bare_rows, bare_s, _ = timed(bare_copy, source, fresh_database(base, "bench_bare"))
+    billing_rows, billing_s, billing_rss = timed(
+        extract_billing, source, fresh_database(base, "bench_billing")
     )
-    parser.add_argument("--scale", default="small", help="tiny, small, demo or large (10M invoice lines)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("warehouse").setLevel(logging.WARNING)
-    data = generated_dataset(args.scale)
-    with local_stack(data, cluster_home=PROJECT / ".local" / "pg-bench") as stack:
-        base = stack.cluster.url("postgres")
-        source = stack.cluster.url("billing")
-        bare_rows, bare_s, _ = timed(bare_copy, source, fresh_database(base, "bench_bare"))
-        billing_rows, billing_s, billing_rss = timed(
-            extract_billing, source, fresh_database(base, "bench_billing")
-        )
-        api = CrmApi("crm_api", f"http://127.0.0.1:{stack.crm.port}", stack.crm.token)
-        raw_records, raw_s, _ = timed(raw_serving, api)
-        crm_records, crm_s, crm_rss = timed(extract_crm, api, fresh_database(base, "bench_crm"))
+    api = CrmApi("crm_api", f"http://127.0.0.1:{stack.crm.port}", stack.crm.token)
+    raw_records, raw_s, _ = timed(raw_serving, api)
+    crm_records, crm_s, crm_rss = timed(extract_crm, api, fresh_database(base, "bench_crm"))
     assert bare_rows == billing_rows and raw_records == crm_records, "the runs did not read the same rows"
-    results = {
-        "scale": args.scale,
+    return {
+        "scale": scale,
         "billing_rows": billing_rows,
         "billing_rows_per_s": round(billing_rows / billing_s),
         "bare_copy_rows_per_s": round(bare_rows / bare_s),
@@ -138,10 +133,68 @@ def main(argv: list[str] | None = None) -> int:
         "crm_extract_vs_raw_serving": round((crm_records / crm_s) / (raw_records / raw_s), 3),
         "extract_peak_rss_mb": round(max(billing_rss, crm_rss), 1),
     }
+
+
+def extract_sources(stack, warehouse: str, run_id: str) -> None:
+    from warehouse.contract import FINANCE_TABLES
+    from warehouse.extract import finance
+
+    api = CrmApi("crm_api", f"http://127.0.0.1:{stack.crm.port}", stack.crm.token)
+    extract_crm(api, warehouse)
+    extract_billing(stack.cluster.url("billing"), warehouse)
+    for table in FINANCE_TABLES:
+        finance.load_table(warehouse, table.name, run_id, billing=stack.cluster.url("billing"))
+
+
+def timed_build(warehouse: str, as_of_month) -> float:
+    from warehouse.dbt import run_dbt
+
+    started = time.perf_counter()
+    run_dbt(["build", "--exclude-resource-type", "unit_test"], warehouse, as_of_month)
+    return time.perf_counter() - started
+
+
+def bench_marts(stack, scale: str) -> dict:
+    from simulator.dataset import last_complete_month
+
+    warehouse = fresh_database(stack.cluster.url("postgres"), "bench_marts")
+    as_of_month = last_complete_month(stack.data)
+    extract_sources(stack, warehouse, "bench-full")
+    full_s = timed_build(warehouse, as_of_month)
+    changed = stack.apply_day_of_changes()
+    extract_sources(stack, warehouse, "bench-incremental")
+    incremental_s = timed_build(warehouse, as_of_month)
+    return {
+        "scale": scale,
+        "changed_rows": sum(changed.values()),
+        "dbt_full_s": round(full_s, 1),
+        "dbt_incremental_s": round(incremental_s, 1),
+        "dbt_incremental_vs_full": round(incremental_s / full_s, 3),
+    }
+
+
+def write_results(name: str, results: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "extract.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     for key, value in results.items():
         print(f"{key:<32} {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", default="small", help="tiny, small, demo or large (10M invoice lines)")
+    parser.add_argument("--only", choices=["extract", "marts"], help="run one of the two benchmarks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("warehouse").setLevel(logging.WARNING)
+    data = working_copy(generated_dataset(args.scale), PROJECT / ".local" / "bench" / "data")
+    with local_stack(data, cluster_home=PROJECT / ".local" / "pg-bench") as stack:
+        if args.only in (None, "extract"):
+            write_results("extract", bench_extract(stack, args.scale))
+        if args.only in (None, "marts"):
+            write_results("marts", bench_marts(stack, args.scale))
     return 0
 
 
