@@ -130,3 +130,10 @@ execute = True
 def run_query(sql: str) -> SimpleNamespace:
     """`run_query`: an empty result (sqlfluff must never reach a database)."""
     return SimpleNamespace(rows=[], columns=[])
+
+
+def local_md5(value: str) -> str:
+    """dbt's `local_md5`: the md5 hex digest of a string."""
+    import hashlib
+
+    return hashlib.md5(value.encode("utf-8")).hexdigest()

@@ -1,7 +1,20 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- One row per client per month from its first revenue month F(c) to as_of_month: revenue,
 -- margin, activity status and movement, lifetime, ABC class, share of wallet, cost to serve and
 -- health (metrics.md; columns in the order of marts.md "client_month", extras after).
+-- Incremental (docs/decisions.md "dbt — Incremental builds", macros/incremental_client_month.sql):
+-- a run rewrites every month of the clients a newly loaded source row touches and the rows whose
+-- ABC class moved with them, or every row when the build's fingerprint changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['client_id', 'month'],
+    on_schema_change='fail',
+    post_hook="{{ incremental_delete_vanished_rows(ref('int_client_month_revenue')) }}",
+) }}
 {%- set wallet_bands = var('wallet_bands') %}
+{%- set fingerprint = incremental_parameters_fingerprint() %}
+{%- set plan = incremental_client_month_plan(fingerprint) %}
 with
 
 client_months as (
@@ -46,21 +59,127 @@ month_spine as (
 
 ),
 
-owners_at_month_end as (
+{%- if not plan.full %}
+
+previous_build as (
 
     select
-        client_months.client_id,
-        client_months.month,
-        ownership.manager_id as owner_id
+        {{ dbt.dateadd('day', -(var('look_back_days') | int), 'max(_source_loaded_at)') }} as reread_from
+
+    from {{ this }}
+
+),
+
+changed_clients as (
+
+    {{ incremental_changed_clients('(select previous_build.reread_from from previous_build)') }}
+
+),
+
+-- ABC ranks every active client of a month by T12: in the months where a changed client's T12 or
+-- activity moved, any client's class may move; those whose class did are rewritten too
+previous_active as (
+
+    select
+        client_id,
+        month,
+        t12_revenue
+
+    from {{ this }}
+
+    where is_active and client_id in (select changed_clients.client_id from changed_clients)
+
+),
+
+current_active as (
+
+    select
+        client_id,
+        month,
+        t12_revenue
 
     from client_months
 
+    where is_active and client_id in (select changed_clients.client_id from changed_clients)
+
+),
+
+moved_ranks as (
+
+    (
+        select * from current_active
+        except
+        select * from previous_active
+    )
+    union all
+    (
+        select * from previous_active
+        except
+        select * from current_active
+    )
+
+),
+
+reranked_months as (
+
+    select distinct month from moved_ranks
+
+),
+
+reclassed as (
+
+    select
+        previous.client_id,
+        previous.month
+
+    from {{ this }} as previous
+
+    inner join reranked_months
+        on previous.month = reranked_months.month
+
+    left join abc
+        on
+            previous.client_id = abc.client_id
+            and previous.month = abc.month
+
+    where previous.abc_class is distinct from abc.abc_class
+
+),
+{%- endif %}
+
+-- the client months this run writes: all of them on a full build
+rebuilt as (
+
+    select * from client_months
+    {%- if not plan.full %}
+
+    where
+        client_id in (select changed_clients.client_id from changed_clients)
+        or (client_id, month) in (
+            select
+                reclassed.client_id,
+                reclassed.month
+            from reclassed
+        )
+    {%- endif %}
+
+),
+
+owners_at_month_end as (
+
+    select
+        rebuilt.client_id,
+        rebuilt.month,
+        ownership.manager_id as owner_id
+
+    from rebuilt
+
     inner join month_spine
-        on client_months.month = month_spine.month
+        on rebuilt.month = month_spine.month
 
     inner join ownership
         on
-            client_months.client_id = ownership.client_id
+            rebuilt.client_id = ownership.client_id
             and {{ owned_just_before('ownership', 'month_spine.month_end_at') }}
 
 ),
@@ -68,25 +187,25 @@ owners_at_month_end as (
 joined as (
 
     select
-        client_months.client_id,
-        client_months.month,
+        rebuilt.client_id,
+        rebuilt.month,
         owners_at_month_end.owner_id,
         clients.segment,
         clients.is_vip,
         clients.wallet_estimate,
-        client_months.net_revenue,
-        client_months.cost,
-        client_months.gross_margin,
-        client_months.t12_revenue,
-        client_months.t12_gross_margin,
-        client_months.is_active,
-        client_months.status,
-        client_months.revenue_change,
-        client_months.movement_bucket,
-        client_months.lifetime_months,
-        client_months.first_revenue_month,
+        rebuilt.net_revenue,
+        rebuilt.cost,
+        rebuilt.gross_margin,
+        rebuilt.t12_revenue,
+        rebuilt.t12_gross_margin,
+        rebuilt.is_active,
+        rebuilt.status,
+        rebuilt.revenue_change,
+        rebuilt.movement_bucket,
+        rebuilt.lifetime_months,
+        rebuilt.first_revenue_month,
         abc.abc_class,
-        client_months.t12_revenue / nullif(clients.wallet_estimate, 0) as wallet_share,
+        rebuilt.t12_revenue / nullif(clients.wallet_estimate, 0) as wallet_share,
         cost_to_serve.cost_to_serve_12m,
         health.health_score,
         health.health_revenue_trend,
@@ -95,30 +214,30 @@ joined as (
         health.health_service,
         health.health_band
 
-    from client_months
+    from rebuilt
 
     left join owners_at_month_end
         on
-            client_months.client_id = owners_at_month_end.client_id
-            and client_months.month = owners_at_month_end.month
+            rebuilt.client_id = owners_at_month_end.client_id
+            and rebuilt.month = owners_at_month_end.month
 
     left join clients
-        on client_months.client_id = clients.client_id
+        on rebuilt.client_id = clients.client_id
 
     left join abc
         on
-            client_months.client_id = abc.client_id
-            and client_months.month = abc.month
+            rebuilt.client_id = abc.client_id
+            and rebuilt.month = abc.month
 
     left join cost_to_serve
         on
-            client_months.client_id = cost_to_serve.client_id
-            and client_months.month = cost_to_serve.month
+            rebuilt.client_id = cost_to_serve.client_id
+            and rebuilt.month = cost_to_serve.month
 
     left join health
         on
-            client_months.client_id = health.client_id
-            and client_months.month = health.month
+            rebuilt.client_id = health.client_id
+            and rebuilt.month = health.month
 
 ),
 
@@ -171,7 +290,10 @@ final as (
         health_band,
         first_revenue_month,
         wallet_estimate,
-        t12_gross_margin
+        t12_gross_margin,
+        -- audit: the newest raw _loaded_at this build saw, and its parameters fingerprint
+        {{ incremental_source_watermark() }} as _source_loaded_at,
+        cast({{ dbt.string_literal(fingerprint) }} as text) as _build_parameters
 
     from joined
 

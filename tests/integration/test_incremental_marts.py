@@ -1,0 +1,159 @@
+"""The incremental build of client_month equals a full refresh after a day of changes.
+
+The tiny data set is extracted and built in full; its raw `_loaded_at` is first set to each
+row's `updated_at`, as if the pipeline had loaded it day by day, so the look-back (3 days before
+the watermark) re-reads the last days of history, not the whole first load. Then one day of
+source changes (simulator.changes, seed 7) is applied, extracted and built incrementally. Its
+delta holds the five cases of the issue: a late credit note on an old invoice, an owner change
+backdated weeks, a voided invoice, a soft-deleted client and a past fx rate revised late. The
+generator's credit note is issued on the new day, after as_of_month, so one more is added,
+issued inside as_of_month on an invoice at least three months older, committed late.
+
+A second warehouse extracts the same sources and builds them in full; every mart must match row
+for row (the audit columns of client_month aside), and client_month must have rewritten fewer
+rows than it holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from simulator.billing_loader import upsert_billing
+from simulator.changes import apply_day_of_changes
+from simulator.dataset import last_complete_month, read_entity
+from tests.integration.conftest import create_database, drop_database
+from tests.integration.test_extract import extract_everything
+from warehouse.contract import entity
+from warehouse.dbt import run_dbt
+from warehouse.quality import parse_instant
+
+pytestmark = pytest.mark.integration
+
+BUILD = ["build", "--exclude-resource-type", "unit_test"]
+MARTS = ["client_month", "revenue_movements", "cohort_retention", "manager_month", "manager_quarter"]
+AUDIT_COLUMNS = {"_source_loaded_at", "_build_parameters"}
+
+
+def load_history_day_by_day(warehouse: str) -> None:
+    """Every raw row as if loaded when it was last updated (not all at the first extract)."""
+    with psycopg.connect(warehouse) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.columns "
+            "where column_name = '_loaded_at' and table_schema in ('raw_crm', 'raw_billing')"
+        ).fetchall()
+        for schema, table in tables:
+            conn.execute(f'update {schema}."{table}" set _loaded_at = least(_loaded_at, updated_at)')
+
+
+def delta_rows(delta: Path, source: str, name: str) -> list[dict]:
+    e = entity(source, name)
+    path = delta / source / f"{name}.{'jsonl' if source == 'crm' else 'csv'}"
+    return list(read_entity(delta, e)) if path.exists() else []
+
+
+def assert_delta_has_the_five_cases(delta: Path, day: datetime) -> None:
+    credit_notes = delta_rows(delta, "billing", "credit_notes")
+    assert credit_notes, "no credit note in the day of changes"
+    owner_changes = delta_rows(delta, "crm", "owner_changes")
+    assert any(
+        parse_instant(c["changed_at"]) < parse_instant(c["updated_at"]) - timedelta(days=7)
+        for c in owner_changes
+    ), "no backdated owner change"
+    assert any(i["status"] == "void" for i in delta_rows(delta, "billing", "invoices")), "no voided invoice"
+    assert any(c["deleted_at"] for c in delta_rows(delta, "crm", "clients")), "no soft-deleted client"
+    assert any(r["rate_date"] < day.date().isoformat() for r in delta_rows(delta, "billing", "fx_rates")), (
+        "no late fx rate of a past date"
+    )
+
+
+def add_late_credit_note_in_window(billing: str, as_of_month) -> None:
+    """A credit note issued mid as_of_month on an old in-scope invoice, committed two hours late."""
+    with psycopg.connect(billing) as conn:
+        (invoice_id,) = conn.execute(
+            "select id from public.invoices where status in ('issued', 'paid') "
+            "and issued_at < %s order by issued_at, id limit 1",
+            (as_of_month - timedelta(days=92),),
+        ).fetchone()
+        conn.execute(
+            "insert into public.credit_notes (id, invoice_id, issued_at, amount, reason, updated_at) "
+            "select max(id) + 1, %s, %s, 1.00, 'late', max(updated_at) - interval '2 hours' "
+            "from public.credit_notes",
+            (invoice_id, datetime(as_of_month.year, as_of_month.month, 10, 12, tzinfo=UTC)),
+        )
+
+
+def mart_rows(warehouse: str, table: str) -> Counter:
+    with psycopg.connect(warehouse) as conn:
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' "
+                "and table_name = %s order by ordinal_position",
+                (table,),
+            )
+            if name not in AUDIT_COLUMNS
+        ]
+        return Counter(conn.execute(f"select {', '.join(columns)} from marts.{table}").fetchall())
+
+
+def rows_written(target: Path, model: str) -> int:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    (result,) = [r for r in results if r["unique_id"] == f"model.account_management.{model}"]
+    return result["adapter_response"]["rows_affected"]
+
+
+def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
+    sources, warehouse, pg_cluster, tmp_path: Path
+) -> None:
+    as_of_month = last_complete_month(sources.data)
+    extract_everything(sources, warehouse, "run-1")
+    load_history_day_by_day(warehouse)
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "full")
+    with psycopg.connect(warehouse) as conn:
+        (deleted_before,) = conn.execute(
+            "select count(*) from raw_crm.clients where deleted_at is not null"
+        ).fetchone()
+
+    changed = apply_day_of_changes(sources.data, seed=7)
+    delta = max((sources.data / "_delta").iterdir())
+    assert_delta_has_the_five_cases(delta, datetime.fromisoformat(delta.name).replace(tzinfo=UTC))
+    upsert_billing(sources.billing, delta)
+    add_late_credit_note_in_window(sources.billing, as_of_month)
+    sources.crm.reload()
+    extract_everything(sources, warehouse, "run-2")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
+
+    refreshed = create_database(pg_cluster, "warehouse_full")
+    try:
+        extract_everything(sources, refreshed, "run-full")
+        run_dbt(BUILD, refreshed, as_of_month, tmp_path / "refresh")
+        for table in MARTS:
+            incremental, full = mart_rows(warehouse, table), mart_rows(refreshed, table)
+            assert incremental - full == Counter() and full - incremental == Counter(), (
+                f"{table}: {sum((incremental - full).values())} rows only in the incremental build, "
+                f"{sum((full - incremental).values())} only in the full refresh"
+            )
+    finally:
+        drop_database(pg_cluster, refreshed)
+
+    written = rows_written(tmp_path / "incremental", "client_month")
+    total = sum(mart_rows(warehouse, "client_month").values())
+    assert 0 < written < total, (
+        f"the incremental run wrote {written} of {total} rows: not the incremental path"
+    )
+    with psycopg.connect(warehouse) as conn:
+        (deleted_after,) = conn.execute(
+            "select count(*) from raw_crm.clients where deleted_at is not null"
+        ).fetchone()
+        (fingerprints,) = conn.execute(
+            "select count(distinct _build_parameters) from marts.client_month"
+        ).fetchone()
+    assert deleted_after == deleted_before + 1
+    assert fingerprints == 1
+    assert sum(changed.values()) > 0
