@@ -52,12 +52,6 @@ def save_watermark(
     )
 
 
-def reset_watermark(conn: Connection, source: str, entity: str) -> None:
-    conn.execute(
-        f"delete from {META_SCHEMA}.extract_state where source = %s and entity = %s", (source, entity)
-    )
-
-
 def log_load(conn: Connection, stats: LoadStats) -> None:
     conn.execute(
         f"""

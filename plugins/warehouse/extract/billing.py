@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from warehouse.contract import BILLING_TABLES, Entity, entity
+from warehouse.contract import Entity, entity
 from warehouse.db import connect
 from warehouse.load import create_load_table, merge_load_table
 from warehouse.raw import PG_TYPES, ensure_raw_layer, table_of
@@ -205,9 +205,6 @@ def extract_table(
         new_watermark.isoformat() if new_watermark else "unchanged",
     )
     return stats
-
-
-BILLING_TABLE_NAMES = tuple(t.name for t in BILLING_TABLES)
 
 
 def main(argv: list[str] | None = None) -> int:
