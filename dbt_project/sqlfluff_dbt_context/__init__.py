@@ -137,3 +137,26 @@ def local_md5(value: str) -> str:
     import hashlib
 
     return hashlib.md5(value.encode("utf-8")).hexdigest()
+
+
+def _relation(database: str, schema: str, identifier: str) -> str:
+    return f'"{database}"."{schema}"."{identifier}"'
+
+
+class _Nodes(dict):
+    """`graph.nodes`: any project node, as a stub with a relation (its alias is its name)."""
+
+    def __missing__(self, unique_id: str) -> SimpleNamespace:
+        name = unique_id.rsplit(".", 1)[-1]
+        return SimpleNamespace(database="warehouse", schema="intermediate", alias=name, name=name)
+
+
+graph = SimpleNamespace(nodes=_Nodes())
+adapter.get_relation = _relation
+api = SimpleNamespace(Relation=SimpleNamespace(create=_relation))
+flags = SimpleNamespace(FULL_REFRESH=False, WHICH="build")
+
+
+def log(message: str, info: bool = False) -> str:
+    """dbt's `log`: renders nothing."""
+    return ""

@@ -1,8 +1,7 @@
 """The incremental build of client_month equals a full refresh after a day of changes.
 
 The tiny data set is extracted and built in full; its raw `_loaded_at` is first set to each
-row's `updated_at`, as if the pipeline had loaded it day by day, so the look-back (3 days before
-the watermark) re-reads the last days of history, not the whole first load. Then one day of
+row's `updated_at`, as if the pipeline had loaded it day by day. Then one day of
 source changes (simulator.changes, seed 7) is applied, extracted and built incrementally. Its
 delta holds the five cases of the issue: a late credit note on an old invoice, an owner change
 backdated weeks, a voided invoice, a soft-deleted client and a past fx rate revised late. The
@@ -19,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -157,3 +157,59 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert deleted_after == deleted_before + 1
     assert fingerprints == 1
     assert sum(changed.values()) > 0
+
+
+def net_revenue(warehouse: str, client_id: str, month) -> Decimal:
+    with psycopg.connect(warehouse) as conn:
+        (value,) = conn.execute(
+            "select net_revenue from marts.client_month where client_id = %s and month = %s",
+            (client_id, month),
+        ).fetchone()
+    return value
+
+
+def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehouse, tmp_path: Path) -> None:
+    """A load transaction open while a build runs commits after it, with a `_loaded_at` older
+    than rows the build saw: the next build still reads it (the watermark is the safe point,
+    not the newest `_loaded_at`)."""
+    as_of_month = last_complete_month(sources.data)
+    extract_everything(sources, warehouse, "run-1")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "full")
+    with psycopg.connect(warehouse) as conn:
+        line_id, client_id = conn.execute(
+            "select invoice_line_id, client_id from intermediate.int_invoice_lines_credited "
+            "where currency = 'RUB' and revenue_month = %s order by invoice_line_id limit 1",
+            (as_of_month,),
+        ).fetchone()
+    before = net_revenue(warehouse, client_id, as_of_month)
+
+    late = psycopg.connect(warehouse)
+    try:
+        late.execute(
+            "update raw_billing.invoice_lines set amount = amount + 1, _loaded_at = now() where id = %s",
+            (line_id,),
+        )
+        # another load commits after the late one began: the newest _loaded_at the build sees
+        with psycopg.connect(warehouse, autocommit=True) as other:
+            other.execute(
+                "update raw_crm.managers set _loaded_at = now() "
+                "where id = (select min(id) from raw_crm.managers)"
+            )
+        run_dbt(BUILD, warehouse, as_of_month, tmp_path / "during")
+        assert net_revenue(warehouse, client_id, as_of_month) == before
+        late.commit()
+    finally:
+        late.close()
+
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "after")
+    assert net_revenue(warehouse, client_id, as_of_month) == before + Decimal("1.00")
+    written = rows_written(tmp_path / "after", "client_month")
+    assert 0 < written < sum(mart_rows(warehouse, "client_month").values())
+    # the data tests of client-path models read only the changed clients' rows on that run
+    assert "int_changed_clients" in grain_test_sql(tmp_path / "after")
+    assert "int_changed_clients" not in grain_test_sql(tmp_path / "full")
+
+
+def grain_test_sql(target: Path) -> str:
+    (path,) = (target / "run").rglob("unique_combination_of_columns_client_month_client_id__month*.sql")
+    return path.read_text()

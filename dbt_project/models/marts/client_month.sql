@@ -2,7 +2,7 @@
 -- One row per client per month from its first revenue month F(c) to as_of_month: revenue,
 -- margin, activity status and movement, lifetime, ABC class, share of wallet, cost to serve and
 -- health (metrics.md; columns in the order of marts.md "client_month", extras after).
--- Incremental (docs/decisions.md "dbt — Incremental builds", macros/incremental_client_month.sql):
+-- Incremental (docs/decisions.md "dbt — Incremental builds", macros/incremental.sql):
 -- a run rewrites every month of the clients a newly loaded source row touches and the rows whose
 -- ABC class moved with them, or every row when the build's fingerprint changed.
 {{ config(
@@ -10,11 +10,13 @@
     incremental_strategy='delete+insert',
     unique_key=['client_id', 'month'],
     on_schema_change='fail',
-    post_hook="{{ incremental_delete_vanished_rows(ref('int_client_month_revenue')) }}",
+    meta={'rebuilt_by_client': true},
+    post_hook="{{ delete_vanished_client_months(ref('int_client_month_revenue')) }}",
 ) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 {%- set wallet_bands = var('wallet_bands') %}
 {%- set fingerprint = incremental_parameters_fingerprint() %}
-{%- set plan = incremental_client_month_plan(fingerprint) %}
+{%- set by_client = incremental_by_client() %}
 with
 
 client_months as (
@@ -59,20 +61,11 @@ month_spine as (
 
 ),
 
-{%- if not plan.full %}
-
-previous_build as (
-
-    select
-        {{ dbt.dateadd('day', -(var('look_back_days') | int), 'max(_source_loaded_at)') }} as reread_from
-
-    from {{ this }}
-
-),
+{%- if by_client %}
 
 changed_clients as (
 
-    {{ incremental_changed_clients('(select previous_build.reread_from from previous_build)') }}
+    select * from {{ ref('int_changed_clients') }}
 
 ),
 
@@ -151,7 +144,7 @@ reclassed as (
 rebuilt as (
 
     select * from client_months
-    {%- if not plan.full %}
+    {%- if by_client %}
 
     where
         client_id in (select changed_clients.client_id from changed_clients)
@@ -291,8 +284,8 @@ final as (
         first_revenue_month,
         wallet_estimate,
         t12_gross_margin,
-        -- audit: the newest raw _loaded_at this build saw, and its parameters fingerprint
-        {{ incremental_source_watermark() }} as _source_loaded_at,
+        -- audit: this build's safe point (the next run's watermark) and its parameters fingerprint
+        {{ incremental_build_watermark() }} as _source_loaded_at,
         cast({{ dbt.string_literal(fingerprint) }} as text) as _build_parameters
 
     from joined

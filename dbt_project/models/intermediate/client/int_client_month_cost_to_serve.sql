@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients() }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Cost to serve of every client month from F(c) to as_of_month (metrics.md "Portfolio quality"),
 -- over the 12 months m-11..m (months in reporting_tz): every activity of the client, by any
 -- manager, at duration_min / 60 * hourly_rate of the activity manager's current role (var
@@ -8,18 +16,21 @@ with
 client_months as (
 
     select * from {{ ref('int_client_month_revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 
 activities as (
 
     select * from {{ ref('int_activities_live') }}
+    {{- changed_clients_only() }}
 
 ),
 
 requests as (
 
     select * from {{ ref('int_requests_live') }}
+    {{- changed_clients_only() }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients() }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Health score of every client month from F(c) to as_of_month (metrics.md "Health score"), each
 -- component 0-100, unrounded, with `end` = the first instant of m+1 in reporting_tz:
 --   revenue trend: N over m-2..m / N over m-5..m-3; >= full_at (1.0) 100, <= zero_at (0.5) 0,
@@ -19,6 +27,7 @@ with
 client_months as (
 
     select * from {{ ref('int_client_month_revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 
@@ -31,18 +40,21 @@ month_spine as (
 activities as (
 
     select * from {{ ref('int_activities_live') }}
+    {{- changed_clients_only() }}
 
 ),
 
 surveys as (
 
     select * from {{ ref('int_surveys_live') }}
+    {{- changed_clients_only() }}
 
 ),
 
 requests as (
 
     select * from {{ ref('int_requests_live') }}
+    {{- changed_clients_only() }}
 
 ),
 

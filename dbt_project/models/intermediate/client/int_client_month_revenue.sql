@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients() }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Net revenue and activity status of every client in every month from its first revenue month
 -- F(c) to as_of_month (metrics.md "Revenue and credit", "Activity status and retention"):
 --   N, C and their trailing windows, computed over a dense month grid that starts at the
@@ -11,6 +19,7 @@ with
 client_revenue as (
 
     select * from {{ ref('int_client_revenue_month') }}
+    {{- changed_clients_only() }}
 
 ),
 

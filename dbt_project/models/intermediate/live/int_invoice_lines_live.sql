@@ -1,4 +1,6 @@
--- Invoice lines that count: those of invoices in int_invoices_live.
+{{ config(materialized='view') }}
+-- Invoice lines that count: those of invoices in int_invoices_live. A view: its one reader,
+-- int_invoice_lines_credited, is incremental and reads only the lines of changed clients.
 with
 
 invoice_lines as (

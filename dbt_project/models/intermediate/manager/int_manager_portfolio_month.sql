@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients() }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Portfolio membership P(a, m) (metrics.md "Portfolio", readings "Portfolio membership"): the
 -- clients owned by a at the end of month m, counted from the month of the client's created_at
 -- on, whatever its CRM status and whether or not it has revenue. One row per client per month
@@ -15,12 +23,14 @@ with
 clients as (
 
     select * from {{ ref('int_clients_live') }}
+    {{- changed_clients_only() }}
 
 ),
 
 ownership as (
 
     select * from {{ ref('int_client_ownership') }}
+    {{- changed_clients_only() }}
 
 ),
 
@@ -33,6 +43,7 @@ spine as (
 activities as (
 
     select * from {{ ref('int_activities_live') }}
+    {{- changed_clients_only() }}
 
 ),
 

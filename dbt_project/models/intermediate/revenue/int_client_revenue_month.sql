@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients() }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Net revenue N(c, m) and cost C(c, m) per client and month (metrics.md "Revenue and credit"),
 -- for the months in which the client has an in-scope invoice line or a credit note; the marts
 -- densify over int_month_spine (a missing month is N = 0, C = 0).
@@ -8,12 +16,14 @@ with
 invoice_lines as (
 
     select * from {{ ref('int_invoice_lines_credited') }}
+    {{- changed_clients_only() }}
 
 ),
 
 credit_notes as (
 
     select * from {{ ref('int_credit_notes_credited') }}
+    {{- changed_clients_only() }}
 
 ),
 

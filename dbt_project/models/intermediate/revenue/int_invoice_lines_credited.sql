@@ -1,4 +1,12 @@
-{{ config(post_hook="{{ assert_fx_rates_found('currency', 'issued_date') }}") }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients() }}",
+    post_hook="{{ assert_fx_rates_found('currency', 'issued_date') }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- In-scope invoice lines of months up to as_of_month, converted to the base currency at the
 -- invoice's issue date (in reporting_tz) and credited to the manager who owned the client at
 -- issued_at. Each amount is converted exactly (amount * rate) and never rounded; the currency,
@@ -14,6 +22,7 @@ invoice_lines as (
 invoices as (
 
     select * from {{ ref('int_invoices_credited') }}
+    {{- changed_clients_only() }}
 
 ),
 

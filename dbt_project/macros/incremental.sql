@@ -1,0 +1,257 @@
+{#
+    Incremental builds of the client path (docs/decisions.md "dbt — Incremental builds").
+
+    One plan per run, made by `int_build_watermark` before anything reads a source: a full build,
+    or a build of the clients that rows loaded since the previous build touch
+    (`int_changed_clients`). Every client-path model (`client_incremental_config`) then deletes
+    the rows of those clients and inserts them again, recomputed over the client's whole history
+    (status, lifetime and T12 depend on it); `client_month` also rewrites the rows of other clients
+    whose ABC class moved (ABC ranks every active client of a month).
+    The watermark is a *safe point*: an instant before which every raw row is committed and
+    visible (the start of the oldest transaction open in the database, or now), so the next run
+    reads the rows loaded at or after it and never misses a load that committed late.
+    A run is full when `client_month` is new or empty, when its parameters fingerprint
+    (as_of_month, the vars the client path reads, the SQL of every model upstream) is not this
+    run's, or when it has no watermark.
+#}
+
+
+{# The vars that change what client_month holds. #}
+{% macro incremental_client_month_vars() -%}
+    {{ return([
+        'as_of_month', 'reporting_tz', 'base_currency', 'activity_window_months',
+        'abc_thresholds', 'wallet_bands', 'request_cost', 'hourly_rate', 'sla_hours',
+        'health_weights', 'health_bands', 'health_scoring', 'service_window_days',
+    ]) }}
+{%- endmacro %}
+
+
+{#
+    md5 of the vars above and of the checksums of every model upstream of the current one: a row
+    built under another fingerprint may differ from a fresh build, so it forces a full rebuild.
+    A changed macro does not change a model's checksum: run --full-refresh after one.
+#}
+{% macro incremental_parameters_fingerprint(target_id='model.account_management.client_month') -%}
+    {%- set parts = [] -%}
+    {%- for name in incremental_client_month_vars() -%}
+        {%- do parts.append(name ~ '=' ~ tojson(var(name, none))) -%}
+    {%- endfor -%}
+    {%- if execute and graph is defined and target_id in graph.nodes -%}
+        {%- set pending = [target_id] -%}
+        {%- set seen = [] -%}
+        {#- a list grows while it is iterated: a breadth-first walk of depends_on -#}
+        {%- for unique_id in pending -%}
+            {%- if unique_id not in seen and unique_id in graph.nodes -%}
+                {%- do seen.append(unique_id) -%}
+                {%- set node = graph.nodes[unique_id] -%}
+                {%- if unique_id != target_id -%}
+                    {%- do parts.append(unique_id ~ '=' ~ node.checksum.checksum) -%}
+                {%- endif -%}
+                {%- for parent in node.depends_on.nodes -%}
+                    {%- do pending.append(parent) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- do parts.append(target_id ~ '=' ~ graph.nodes[target_id].checksum.checksum) -%}
+    {%- endif -%}
+    {{ return(local_md5(parts | sort | join('\n'))) }}
+{%- endmacro %}
+
+
+{#
+    Clients that a source row loaded at or after `since` (a SQL timestamptz expression) touches, by
+    the way each row reaches a client:
+      clients, owner changes, contacts, activities, requests, surveys, invoices: their client;
+      invoice lines and credit notes: their invoice's client;
+      managers (their role prices an activity): the clients of the manager's activities;
+      fx rates (currency, rate_date): the clients of every invoice in that currency issued, or
+        credited, on or after the day before rate_date (a day of margin for reporting_tz).
+    Staging keeps deleted rows, so a soft deletion touches its client like any edit.
+#}
+{% macro incremental_changed_clients(since) -%}
+    {%- set by_client = [
+        'stg_crm__clients', 'stg_crm__owner_changes', 'stg_crm__contacts', 'stg_crm__activities',
+        'stg_crm__requests', 'stg_crm__surveys', 'stg_billing__invoices',
+    ] -%}
+    {%- for name in by_client %}
+        select client_id from {{ ref(name) }} where loaded_at >= {{ since }}
+        union
+    {%- endfor %}
+        select invoices.client_id
+        from {{ ref('stg_billing__invoice_lines') }} as invoice_lines
+        inner join {{ ref('stg_billing__invoices') }} as invoices
+            on invoice_lines.invoice_id = invoices.invoice_id
+        where invoice_lines.loaded_at >= {{ since }}
+        union
+        select invoices.client_id
+        from {{ ref('stg_billing__credit_notes') }} as credit_notes
+        inner join {{ ref('stg_billing__invoices') }} as invoices
+            on credit_notes.invoice_id = invoices.invoice_id
+        where credit_notes.loaded_at >= {{ since }}
+        union
+        select activities.client_id
+        from {{ ref('stg_crm__managers') }} as managers
+        inner join {{ ref('stg_crm__activities') }} as activities
+            on managers.manager_id = activities.manager_id
+        where managers.loaded_at >= {{ since }}
+        union
+        select invoices.client_id
+        from {{ ref('stg_billing__fx_rates') }} as fx_rates
+        inner join {{ ref('stg_billing__invoices') }} as invoices
+            on fx_rates.currency = invoices.currency
+        left join {{ ref('stg_billing__credit_notes') }} as credit_notes
+            on invoices.invoice_id = credit_notes.invoice_id
+        where
+            fx_rates.loaded_at >= {{ since }}
+            and (
+                invoices.issued_at >= {{ dbt.dateadd('day', -1, 'fx_rates.rate_date') }}
+                or credit_notes.issued_at >= {{ dbt.dateadd('day', -1, 'fx_rates.rate_date') }}
+            )
+{%- endmacro %}
+
+
+
+
+{#
+    The safe point of this run, as a SQL timestamptz literal: every raw row whose `_loaded_at` (its
+    load transaction's start) lies before it is committed. Read before the statement that uses it,
+    so that statement's snapshot sees all those rows. PostgreSQL-specific (pg_stat_activity): the
+    build's role must see the loaders' sessions (the same role, or pg_read_all_stats).
+#}
+{% macro incremental_safe_point() -%}
+    {%- if not execute -%}
+        {{ return('current_timestamp') }}
+    {%- endif -%}
+    {%- set query -%}
+        select cast(least(clock_timestamp(), min(xact_start)) as text) as safe_point
+        from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {%- if rows | length == 0 -%}
+        {{ return('current_timestamp') }}
+    {%- endif -%}
+    {{ return('cast(' ~ dbt.string_literal(rows[0]['safe_point']) ~ ' as timestamp with time zone)') }}
+{%- endmacro %}
+
+
+{#
+    The plan of this run, from the previous `client_month` (looked up by name: it is downstream):
+    a dict with `full` (bool), `reason` and `watermark` (text, the previous safe point).
+#}
+{% macro incremental_plan() -%}
+    {%- set full = {'full': true, 'watermark': none} -%}
+    {%- if not execute -%}
+        {{ return(dict(full, reason='not executing')) }}
+    {%- endif -%}
+    {%- set node = graph.nodes['model.account_management.client_month'] -%}
+    {%- set previous = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- if previous is none or flags.FULL_REFRESH -%}
+        {{ return(dict(full, reason='client_month is new or fully refreshed')) }}
+    {%- endif -%}
+    {%- set query -%}
+        select
+            count(distinct _build_parameters) as fingerprints,
+            max(_build_parameters) as fingerprint,
+            cast(max(_source_loaded_at) as text) as watermark
+        from {{ previous }}
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {#- an aggregate always answers one row; only sqlfluff's mock answers none -#}
+    {%- if rows | length == 0 -%}
+        {{ return({'full': false, 'watermark': none, 'reason': 'no introspection'}) }}
+    {%- endif -%}
+    {%- set row = rows[0] -%}
+    {%- if row['fingerprints'] == 0 -%}
+        {{ return(dict(full, reason='client_month is empty')) }}
+    {%- elif row['fingerprints'] > 1 or row['fingerprint'] != incremental_parameters_fingerprint() -%}
+        {{ return(dict(full, reason='as_of_month, a var or a model upstream of client_month changed')) }}
+    {%- elif row['watermark'] is none -%}
+        {{ return(dict(full, reason='client_month has no watermark')) }}
+    {%- endif -%}
+    {{ return({'full': false, 'watermark': row['watermark'], 'reason': 'rows loaded since ' ~ row['watermark']}) }}
+{%- endmacro %}
+
+
+{#
+    Whether this run's plan (`int_build_watermark`, built first) rewrites only the changed clients.
+    Looked up, not ref'd: a model's ref to int_changed_clients already orders it after the plan.
+#}
+{% macro run_is_by_client() -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set watermark = model_relation('int_build_watermark') -%}
+    {%- set plan = adapter.get_relation(database=watermark.database, schema=watermark.schema, identifier=watermark.identifier) -%}
+    {%- if plan is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set rows = run_query('select is_full_build from ' ~ plan).rows -%}
+    {#- the plan always has one row; only sqlfluff's mock answers none: lint the by-client SQL -#}
+    {%- if rows | length == 0 -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {{ return(not rows[0]['is_full_build']) }}
+{%- endmacro %}
+
+
+{# Whether this model rewrites only the changed clients: an incremental run of an existing table (a unit test has no `this`). #}
+{% macro incremental_by_client() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(run_is_by_client()) }}
+{%- endmacro %}
+
+
+{# The filter of a client-path import CTE: the changed clients, on an incremental run by client. #}
+{% macro changed_clients_only(column='client_id') -%}
+    {%- if incremental_by_client() %}
+    where {{ column }} in (select changed.client_id from {{ ref('int_changed_clients') }} as changed)
+    {%- endif %}
+{%- endmacro %}
+
+
+{#
+    Pre-hook of a client-path model: before the changed clients are inserted again, delete every
+    row they had (a soft-deleted client's, a month that is gone); on a full plan, every row.
+#}
+{% macro delete_changed_clients() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        delete from {{ this }}
+        {%- if incremental_by_client() %}
+        where client_id in (select changed.client_id from {{ ref('int_changed_clients') }} as changed)
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    Post-hook of client_month: delete+insert replaces only the keys it inserts, so the rows of a
+    client month gone from `grid` (a soft-deleted client, a first revenue month that moved later)
+    are deleted here; only changed clients can lose one, so only theirs are looked at.
+#}
+{% macro delete_vanished_client_months(grid) -%}
+    delete from {{ this }} as target
+    where
+        {% if incremental_by_client() -%}
+        target.client_id in (select changed.client_id from {{ ref('int_changed_clients') }} as changed)
+        and {% endif -%}
+        not exists (
+            select 1
+            from {{ grid }} as grid
+            where
+                grid.client_id = target.client_id
+                and grid.month = target.month
+        )
+{%- endmacro %}
+
+
+{# client_month's watermark column: this run's safe point (none in a unit test, which has no `this`). #}
+{% macro incremental_build_watermark() -%}
+    {%- if this is none -%}
+        cast(null as timestamp with time zone)
+    {%- else -%}
+        (select build.loaded_before from {{ ref('int_build_watermark') }} as build)
+    {%- endif -%}
+{%- endmacro %}
