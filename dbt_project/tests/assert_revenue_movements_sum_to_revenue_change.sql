@@ -108,7 +108,8 @@ final as (
         on
             scope_totals.month = expected.month
             and scope_totals.scope = expected.scope
-            and scope_totals.manager_id is not distinct from expected.manager_id
+            -- the company scope has no manager; coalesce keeps the join hashable
+            and coalesce(scope_totals.manager_id, '') = coalesce(expected.manager_id, '')
 
     where
         scope_totals.month is null

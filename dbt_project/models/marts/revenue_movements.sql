@@ -125,7 +125,8 @@ final as (
         on
             scopes.month = booked.month
             and scopes.scope = booked.scope
-            and scopes.manager_id is not distinct from booked.manager_id
+            -- the company scope has no manager; coalesce keeps the join hashable
+            and coalesce(scopes.manager_id, '') = coalesce(booked.manager_id, '')
             and buckets.bucket = booked.bucket
 
 )
