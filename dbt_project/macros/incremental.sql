@@ -65,29 +65,48 @@
       invoice lines and credit notes: their invoice's client;
       managers (their role prices an activity): the clients of the manager's activities;
       fx rates (currency, rate_date): the clients of every invoice in that currency issued, or
-        credited, on or after the day before rate_date (a day of margin for reporting_tz).
-    Staging keeps deleted rows, so a soft deletion touches its client like any edit.
+        credited, from rate_date to the currency's next rate date (the days that rate converts),
+        with a day of margin on each side for reporting_tz.
+    A *new* row (first loaded at or after `since`: no earlier build saw it) whose date lies after
+    the reporting window touches nothing the marts hold: an activity, request, survey, invoice,
+    invoice line (by its invoice's date), credit note or fx rate of a later day. An edited row
+    always counts, as its earlier version is not in raw any more. Staging keeps deleted rows, so a
+    soft deletion touches its client like any edit.
 #}
 {% macro incremental_changed_clients(since) -%}
-    {%- set by_client = [
-        'stg_crm__clients', 'stg_crm__owner_changes', 'stg_crm__contacts', 'stg_crm__activities',
-        'stg_crm__requests', 'stg_crm__surveys', 'stg_billing__invoices',
-    ] -%}
+    {%- set by_client = ['stg_crm__clients', 'stg_crm__owner_changes', 'stg_crm__contacts'] -%}
+    {%- set dated_by_client = {
+        'stg_crm__activities': 'occurred_at',
+        'stg_crm__requests': 'created_at',
+        'stg_crm__surveys': 'responded_at',
+        'stg_billing__invoices': 'issued_at',
+    } -%}
     {%- for name in by_client %}
         select client_id from {{ ref(name) }} where loaded_at >= {{ since }}
+        union
+    {%- endfor %}
+    {%- for name, date_column in dated_by_client.items() %}
+        select client_id from {{ ref(name) }}
+        where
+            loaded_at >= {{ since }}
+            and not {{ incremental_new_after_window('first_loaded_at', since, date_column) }}
         union
     {%- endfor %}
         select invoices.client_id
         from {{ ref('stg_billing__invoice_lines') }} as invoice_lines
         inner join {{ ref('stg_billing__invoices') }} as invoices
             on invoice_lines.invoice_id = invoices.invoice_id
-        where invoice_lines.loaded_at >= {{ since }}
+        where
+            invoice_lines.loaded_at >= {{ since }}
+            and not {{ incremental_new_after_window('invoice_lines.first_loaded_at', since, 'invoices.issued_at') }}
         union
         select invoices.client_id
         from {{ ref('stg_billing__credit_notes') }} as credit_notes
         inner join {{ ref('stg_billing__invoices') }} as invoices
             on credit_notes.invoice_id = invoices.invoice_id
-        where credit_notes.loaded_at >= {{ since }}
+        where
+            credit_notes.loaded_at >= {{ since }}
+            and not {{ incremental_new_after_window('credit_notes.first_loaded_at', since, 'credit_notes.issued_at') }}
         union
         select activities.client_id
         from {{ ref('stg_crm__managers') }} as managers
@@ -96,17 +115,56 @@
         where managers.loaded_at >= {{ since }}
         union
         select invoices.client_id
-        from {{ ref('stg_billing__fx_rates') }} as fx_rates
+        from (
+            select
+                fx_rates.currency,
+                fx_rates.rate_date,
+                (
+                    select min(later.rate_date)
+                    from {{ ref('stg_billing__fx_rates') }} as later
+                    where later.currency = fx_rates.currency and later.rate_date > fx_rates.rate_date
+                ) as next_rate_date
+            from {{ ref('stg_billing__fx_rates') }} as fx_rates
+            where
+                fx_rates.loaded_at >= {{ since }}
+                and not {{ incremental_new_after_window(
+                    'fx_rates.first_loaded_at', since, 'fx_rates.rate_date',
+                    'cast(' ~ dbt.dateadd('month', 1, as_of_month()) ~ ' as date)',
+                ) }}
+        ) as changed_rates
         inner join {{ ref('stg_billing__invoices') }} as invoices
-            on fx_rates.currency = invoices.currency
+            on changed_rates.currency = invoices.currency
         left join {{ ref('stg_billing__credit_notes') }} as credit_notes
             on invoices.invoice_id = credit_notes.invoice_id
         where
-            fx_rates.loaded_at >= {{ since }}
-            and (
-                invoices.issued_at >= {{ dbt.dateadd('day', -1, 'fx_rates.rate_date') }}
-                or credit_notes.issued_at >= {{ dbt.dateadd('day', -1, 'fx_rates.rate_date') }}
-            )
+            {{ incremental_converted_by(
+                'invoices.issued_at', 'changed_rates.rate_date', 'changed_rates.next_rate_date'
+            ) }}
+            or {{ incremental_converted_by(
+                'credit_notes.issued_at', 'changed_rates.rate_date', 'changed_rates.next_rate_date'
+            ) }}
+{%- endmacro %}
+
+
+{#
+    A row that no earlier build saw (first loaded at or after `since`; null, loaded before the
+    column existed, counts as seen) whose date is at or after `window_end` (an instant, by default
+    the end of the reporting window; a date column passes the first day after it).
+#}
+{% macro incremental_new_after_window(first_loaded_at, since, date_column, window_end=none) -%}
+    coalesce(
+        {{ first_loaded_at }} >= {{ since }} and {{ date_column }} >= {{ window_end or window_end_at() }},
+        false
+    )
+{%- endmacro %}
+
+
+{# Whether a document issued at `issued_at` converts at the rate of `rate_date` (a day of margin each side). #}
+{% macro incremental_converted_by(issued_at, rate_date, next_rate_date) -%}
+    (
+        {{ issued_at }} >= {{ dbt.dateadd('day', -1, rate_date) }}
+        and ({{ next_rate_date }} is null or {{ issued_at }} < {{ dbt.dateadd('day', 1, next_rate_date) }})
+    )
 {%- endmacro %}
 
 
@@ -254,4 +312,16 @@
     {%- else -%}
         (select build.loaded_before from {{ ref('int_build_watermark') }} as build)
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    The filter of a singular test's client-keyed CTE: on a `dbt build` by client, the changed
+    clients only (as generic tests are scoped, macros/tests/get_where_subquery.sql). Exact for a
+    per-client invariant: an unchanged client's rows and sources are those an earlier build checked.
+#}
+{% macro tested_clients_only(column='client_id') -%}
+    {%- if flags.WHICH == 'build' and run_is_by_client() %}
+    where {{ column }} in (select changed.client_id from {{ model_relation('int_changed_clients') }} as changed)
+    {%- endif %}
 {%- endmacro %}

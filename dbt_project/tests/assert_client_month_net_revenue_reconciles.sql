@@ -3,12 +3,14 @@
 -- models): soft-deleted clients dropped, each amount converted with the latest fx rate on or
 -- before its date (a correlated lookup, not int_fx_rates_daily), summed per client and month,
 -- counted from each client's first month with N > 0 (client_month starts at F(c); net revenue
--- before F(c) is outside it). Returns the months that differ.
+-- before F(c) is outside it). Returns the months that differ. A build by client checks the changed
+-- clients' part of each month (tested_clients_only): the rest was checked when it was written.
 with
 
 invoices as (
 
     select * from {{ ref('stg_billing__invoices') }}
+    {{- tested_clients_only() }}
 
 ),
 
@@ -39,6 +41,7 @@ fx_rates as (
 client_month as (
 
     select * from {{ ref('client_month') }}
+    {{- tested_clients_only() }}
 
 ),
 
@@ -70,6 +73,8 @@ line_totals as (
         sum(amount) as amount
 
     from invoice_lines
+
+    where invoice_id in (select in_scope_invoices.invoice_id from in_scope_invoices)
 
     group by invoice_id
 

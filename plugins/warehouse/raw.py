@@ -77,7 +77,11 @@ def create_table_sql(entity: Entity) -> sql.Composed:
     columns += [
         # The default serves a COPY straight into the table, which sets warehouse.run_id for its transaction.
         sql.SQL("_run_id text not null default current_setting('warehouse.run_id')"),
+        # The load that last inserted or changed the row (its transaction's start).
         sql.SQL("_loaded_at timestamptz not null default now()"),
+        # The load that first inserted it; a merge never changes it. Null on rows loaded before the
+        # column existed. dbt reads it to tell a new row from an edit (docs/decisions.md).
+        sql.SQL("_first_loaded_at timestamptz default now()"),
     ]
     key = sql.SQL(", ").join(map(sql.Identifier, entity.key))
     return sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
@@ -94,3 +98,10 @@ def ensure_raw_layer(conn: Connection) -> None:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         for entity in ALL_ENTITIES:
             conn.execute(create_table_sql(entity))
+            # a raw table created before `_first_loaded_at`: its rows keep null (unknown)
+            conn.execute(
+                sql.SQL(
+                    "alter table {0} add column if not exists _first_loaded_at timestamptz;"
+                    "alter table {0} alter column _first_loaded_at set default now()"
+                ).format(table_of(entity))
+            )

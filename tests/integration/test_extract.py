@@ -116,6 +116,7 @@ def test_incremental_run_after_a_day_of_changes_reads_the_look_back_and_merges_t
 ):
     extract_everything(sources, warehouse, "run-1")
     before = watermarks(warehouse)
+    first_loaded_before = first_loaded(warehouse)
     from simulator.changes import apply_day_of_changes
 
     changed = apply_day_of_changes(sources.data, seed=7)
@@ -145,6 +146,47 @@ def test_incremental_run_after_a_day_of_changes_reads_the_look_back_and_merges_t
         assert stats[f"crm.{e.name}"].rows_read == expected_read, e.name
         assert stats[f"crm.{e.name}"].rows_merged == changed.get(f"crm.{e.name}", 0), e.name
     assert sum(changed.values()) > 0
+    # a merge keeps when a row was first loaded; a new row's first load is its load
+    first_loaded_after = first_loaded(warehouse)
+    assert {k: first_loaded_after[k][0] for k in first_loaded_before} == {
+        k: v[0] for k, v in first_loaded_before.items()
+    }
+    new_rows = first_loaded_after.keys() - first_loaded_before.keys()
+    assert new_rows and all(first_loaded_after[k][0] == first_loaded_after[k][1] for k in new_rows)
+
+
+def first_loaded(warehouse: str) -> dict[tuple, tuple]:
+    """(table, key...) -> (_first_loaded_at, _loaded_at) of every CRM and billing raw row."""
+    rows = {}
+    with psycopg.connect(warehouse) as conn:
+        for e in (*CRM_ENTITIES, *BILLING_TABLES):
+            query = sql.SQL("select {}, _first_loaded_at, _loaded_at from {}.{}").format(
+                sql.SQL(", ").join(map(sql.Identifier, e.key)),
+                sql.Identifier(f"raw_{e.source}"),
+                sql.Identifier(e.name),
+            )
+            for *key, first, loaded in conn.execute(query):
+                rows[(e.name, *key)] = (first, loaded)
+    return rows
+
+
+def test_a_raw_table_from_before_first_loaded_at_gets_the_column(warehouse):
+    from warehouse.raw import ensure_raw_layer
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        ensure_raw_layer(conn)
+        conn.execute("alter table raw_billing.products drop column _first_loaded_at")
+        conn.execute(
+            "insert into raw_billing.products (id, name, updated_at, _run_id) values (1, 'old', now(), 'r0')"
+        )
+        ensure_raw_layer(conn)
+        conn.execute(
+            "insert into raw_billing.products (id, name, updated_at, _run_id) values (2, 'new', now(), 'r1')"
+        )
+        rows = conn.execute(
+            "select id, _first_loaded_at is null from raw_billing.products order by id"
+        ).fetchall()
+    assert rows == [(1, True), (2, False)]
 
 
 def test_faults_do_not_change_the_result(sources, warehouse):

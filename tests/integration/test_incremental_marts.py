@@ -157,6 +157,38 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert deleted_after == deleted_before + 1
     assert fingerprints == 1
     assert sum(changed.values()) > 0
+    assert_new_rows_after_the_window_change_no_client(warehouse, as_of_month)
+
+
+DATED_ROWS = {
+    "stg_crm__activities": "occurred_at",
+    "stg_crm__requests": "created_at",
+    "stg_crm__surveys": "responded_at",
+    "stg_billing__invoices": "issued_at",
+}
+
+
+def assert_new_rows_after_the_window_change_no_client(warehouse: str, as_of_month) -> None:
+    """The day's new activities, requests, surveys and invoices fall after as_of_month: a client
+    touched by nothing else is not rebuilt; every client touched otherwise is."""
+    window_end = datetime(
+        as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC
+    )
+    with psycopg.connect(warehouse) as conn:
+        (since,) = conn.execute("select changes_loaded_from from intermediate.int_build_watermark").fetchone()
+        changed = {c for (c,) in conn.execute("select client_id from intermediate.int_changed_clients")}
+        touched: dict[str, set[bool]] = {}
+        for view, date_column in DATED_ROWS.items():
+            for client_id, only_new_later in conn.execute(
+                f"select client_id, first_loaded_at >= %(since)s and {date_column} >= %(end)s "
+                f"from staging.{view} where loaded_at >= %(since)s",
+                {"since": since, "end": window_end},
+            ):
+                touched.setdefault(client_id, set()).add(only_new_later)
+    pruned = set(touched) - changed
+    assert pruned, "no client was spared by its new rows falling after the window"
+    assert all(touched[c] == {True} for c in pruned), "a client with an edit or an in-window row was skipped"
+    assert {c for c, kinds in touched.items() if False in kinds} <= changed
 
 
 def net_revenue(warehouse: str, client_id: str, month) -> Decimal:

@@ -15,7 +15,8 @@ final as (
         amount,
         reason,
         updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

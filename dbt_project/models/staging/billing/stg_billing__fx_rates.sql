@@ -13,7 +13,8 @@ final as (
         rate_date,
         rate_to_base,
         updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

@@ -17,7 +17,8 @@ final as (
         currency,
         status,
         updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

@@ -20,7 +20,8 @@ final as (
         updated_at,
         deleted_at,
         deleted_at is not null as is_deleted,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

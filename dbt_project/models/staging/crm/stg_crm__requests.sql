@@ -18,7 +18,8 @@ final as (
         first_response_at,
         resolved_at,
         updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

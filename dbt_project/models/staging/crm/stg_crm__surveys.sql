@@ -16,7 +16,8 @@ final as (
         score,
         responded_at,
         updated_at,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

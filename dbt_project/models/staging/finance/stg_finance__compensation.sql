@@ -13,7 +13,8 @@ final as (
         effective_from,
         annual_base_salary,
         currency,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

@@ -12,7 +12,8 @@ final as (
         month,
         closed_at,
         closed_by,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 

@@ -12,7 +12,8 @@ final as (
         {{ text_id('manager_id') }} as manager_id,
         month,
         revenue_target,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _first_loaded_at as first_loaded_at
 
     from source
 
