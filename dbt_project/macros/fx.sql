@@ -35,7 +35,12 @@
                 cast({{ date_column }} as {{ dbt.type_string() }}) as on_date,
                 count(*) as amounts
             from {{ this }}
-            where {{ rate_column }} is null
+            where
+                {{ rate_column }} is null
+                {%- if incremental_by_client() %}
+                {#- the other clients' rows were checked when they were written #}
+                and client_id in (select changed.client_id from {{ model_relation('int_changed_clients') }} as changed)
+                {%- endif %}
             group by 1, 2
             order by 1, 2
             limit 21

@@ -285,23 +285,24 @@
 
 
 {#
-    Post-hook of client_month: delete+insert replaces only the keys it inserts, so the rows of a
-    client month gone from `grid` (a soft-deleted client, a first revenue month that moved later)
-    are deleted here; only changed clients can lose one, so only theirs are looked at.
+    Post-hook of client_month on a build by client: ABC ranks every active client of a month, so
+    a changed client's T12 or activity can move the class of a client that did not change. Its
+    row is kept and its class set from the fresh ranking (only the class can move: an unchanged
+    client's activity, and so its place among the ranked, stays). The changed clients' rows were
+    just written from that ranking.
 #}
-{% macro delete_vanished_client_months(grid) -%}
-    delete from {{ this }} as target
-    where
-        {% if incremental_by_client() -%}
-        target.client_id in (select changed.client_id from {{ ref('int_changed_clients') }} as changed)
-        and {% endif -%}
-        not exists (
-            select 1
-            from {{ grid }} as grid
-            where
-                grid.client_id = target.client_id
-                and grid.month = target.month
-        )
+{% macro update_moved_abc_classes(abc) -%}
+    {%- if incremental_by_client() -%}
+        update {{ this }} as target
+        set
+            abc_class = abc.abc_class,
+            _source_loaded_at = {{ incremental_build_watermark() }}
+        from {{ abc }} as abc
+        where
+            target.client_id = abc.client_id
+            and target.month = abc.month
+            and target.abc_class is distinct from abc.abc_class
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -3,55 +3,60 @@
 -- margin, activity status and movement, lifetime, ABC class, share of wallet, cost to serve and
 -- health (metrics.md; columns in the order of marts.md "client_month", extras after).
 -- Incremental (docs/decisions.md "dbt — Incremental builds", macros/incremental.sql):
--- a run rewrites every month of the clients a newly loaded source row touches and the rows whose
--- ABC class moved with them, or every row when the build's fingerprint changed.
+-- a run rewrites every month of the changed clients, then moves the ABC class of every other
+-- row whose class moved with them (post-hook), or rewrites every row on a full plan.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['client_id', 'month'],
+    incremental_strategy='append',
     on_schema_change='fail',
     meta={'rebuilt_by_client': true},
-    post_hook="{{ delete_vanished_client_months(ref('int_client_month_revenue')) }}",
+    pre_hook="{{ delete_changed_clients() }}",
+    post_hook="{{ update_moved_abc_classes(ref('int_client_month_abc')) }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
 {%- set wallet_bands = var('wallet_bands') %}
 {%- set fingerprint = incremental_parameters_fingerprint() %}
-{%- set by_client = incremental_by_client() %}
 with
 
 client_months as (
 
     select * from {{ ref('int_client_month_revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 
 abc as (
 
     select * from {{ ref('int_client_month_abc') }}
+    {{- changed_clients_only() }}
 
 ),
 
 cost_to_serve as (
 
     select * from {{ ref('int_client_month_cost_to_serve') }}
+    {{- changed_clients_only() }}
 
 ),
 
 health as (
 
     select * from {{ ref('int_client_month_health') }}
+    {{- changed_clients_only() }}
 
 ),
 
 clients as (
 
     select * from {{ ref('int_clients_live') }}
+    {{- changed_clients_only() }}
 
 ),
 
 ownership as (
 
     select * from {{ ref('int_client_ownership') }}
+    {{- changed_clients_only() }}
 
 ),
 
@@ -61,118 +66,21 @@ month_spine as (
 
 ),
 
-{%- if by_client %}
-
-changed_clients as (
-
-    select * from {{ ref('int_changed_clients') }}
-
-),
-
--- ABC ranks every active client of a month by T12: in the months where a changed client's T12 or
--- activity moved, any client's class may move; those whose class did are rewritten too
-previous_active as (
-
-    select
-        client_id,
-        month,
-        t12_revenue
-
-    from {{ this }}
-
-    where is_active and client_id in (select changed_clients.client_id from changed_clients)
-
-),
-
-current_active as (
-
-    select
-        client_id,
-        month,
-        t12_revenue
-
-    from client_months
-
-    where is_active and client_id in (select changed_clients.client_id from changed_clients)
-
-),
-
-moved_ranks as (
-
-    (
-        select * from current_active
-        except
-        select * from previous_active
-    )
-    union all
-    (
-        select * from previous_active
-        except
-        select * from current_active
-    )
-
-),
-
-reranked_months as (
-
-    select distinct month from moved_ranks
-
-),
-
-reclassed as (
-
-    select
-        previous.client_id,
-        previous.month
-
-    from {{ this }} as previous
-
-    inner join reranked_months
-        on previous.month = reranked_months.month
-
-    left join abc
-        on
-            previous.client_id = abc.client_id
-            and previous.month = abc.month
-
-    where previous.abc_class is distinct from abc.abc_class
-
-),
-{%- endif %}
-
--- the client months this run writes: all of them on a full build
-rebuilt as (
-
-    select * from client_months
-    {%- if by_client %}
-
-    where
-        client_id in (select changed_clients.client_id from changed_clients)
-        or (client_id, month) in (
-            select
-                reclassed.client_id,
-                reclassed.month
-            from reclassed
-        )
-    {%- endif %}
-
-),
-
 owners_at_month_end as (
 
     select
-        rebuilt.client_id,
-        rebuilt.month,
+        client_months.client_id,
+        client_months.month,
         ownership.manager_id as owner_id
 
-    from rebuilt
+    from client_months
 
     inner join month_spine
-        on rebuilt.month = month_spine.month
+        on client_months.month = month_spine.month
 
     inner join ownership
         on
-            rebuilt.client_id = ownership.client_id
+            client_months.client_id = ownership.client_id
             and {{ owned_just_before('ownership', 'month_spine.month_end_at') }}
 
 ),
@@ -180,25 +88,25 @@ owners_at_month_end as (
 joined as (
 
     select
-        rebuilt.client_id,
-        rebuilt.month,
+        client_months.client_id,
+        client_months.month,
         owners_at_month_end.owner_id,
         clients.segment,
         clients.is_vip,
         clients.wallet_estimate,
-        rebuilt.net_revenue,
-        rebuilt.cost,
-        rebuilt.gross_margin,
-        rebuilt.t12_revenue,
-        rebuilt.t12_gross_margin,
-        rebuilt.is_active,
-        rebuilt.status,
-        rebuilt.revenue_change,
-        rebuilt.movement_bucket,
-        rebuilt.lifetime_months,
-        rebuilt.first_revenue_month,
+        client_months.net_revenue,
+        client_months.cost,
+        client_months.gross_margin,
+        client_months.t12_revenue,
+        client_months.t12_gross_margin,
+        client_months.is_active,
+        client_months.status,
+        client_months.revenue_change,
+        client_months.movement_bucket,
+        client_months.lifetime_months,
+        client_months.first_revenue_month,
         abc.abc_class,
-        rebuilt.t12_revenue / nullif(clients.wallet_estimate, 0) as wallet_share,
+        client_months.t12_revenue / nullif(clients.wallet_estimate, 0) as wallet_share,
         cost_to_serve.cost_to_serve_12m,
         health.health_score,
         health.health_revenue_trend,
@@ -207,30 +115,30 @@ joined as (
         health.health_service,
         health.health_band
 
-    from rebuilt
+    from client_months
 
     left join owners_at_month_end
         on
-            rebuilt.client_id = owners_at_month_end.client_id
-            and rebuilt.month = owners_at_month_end.month
+            client_months.client_id = owners_at_month_end.client_id
+            and client_months.month = owners_at_month_end.month
 
     left join clients
-        on rebuilt.client_id = clients.client_id
+        on client_months.client_id = clients.client_id
 
     left join abc
         on
-            rebuilt.client_id = abc.client_id
-            and rebuilt.month = abc.month
+            client_months.client_id = abc.client_id
+            and client_months.month = abc.month
 
     left join cost_to_serve
         on
-            rebuilt.client_id = cost_to_serve.client_id
-            and rebuilt.month = cost_to_serve.month
+            client_months.client_id = cost_to_serve.client_id
+            and client_months.month = cost_to_serve.month
 
     left join health
         on
-            rebuilt.client_id = health.client_id
-            and rebuilt.month = health.month
+            client_months.client_id = health.client_id
+            and client_months.month = health.month
 
 ),
 
