@@ -1,7 +1,7 @@
 """dbt build of staging → intermediate → marts once every raw source of a run has landed, then the GX gate."""
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from warehouse import tasks
 from warehouse.assets import raw_asset
@@ -16,6 +16,13 @@ from warehouse.contract import ALL_ENTITIES
     max_active_runs=1,
     default_args=tasks.DEFAULT_ARGS,
     tags=["dbt", "marts"],
+    params={
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description="Rebuild the incremental models from scratch (after a changed macro or restored raw tables)",
+        ),
+    },
     doc_md=__doc__,
 )
 def build_marts():
@@ -24,8 +31,8 @@ def build_marts():
         return tasks.reporting_month(context)
 
     @task(retries=1)
-    def dbt_build(as_of_month: str) -> None:
-        tasks.build_marts(as_of_month)
+    def dbt_build(as_of_month: str, **context) -> None:
+        tasks.build_marts(as_of_month, full_refresh=context["params"]["full_refresh"])
 
     @task
     def validate_marts() -> None:

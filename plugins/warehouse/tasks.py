@@ -101,14 +101,15 @@ def reporting_month(context: dict) -> str:
     return default_as_of_month(moment).isoformat()
 
 
-def build_marts(as_of_month: str) -> None:
+def build_marts(as_of_month: str, full_refresh: bool = False) -> None:
+    """dbt build of every model and data test; incremental unless `full_refresh`."""
     from datetime import date
 
     from warehouse.dbt import run_dbt
 
     # Unit tests check the SQL, not the data: CI runs them; a production build runs models and data tests.
     run_dbt(
-        ["build", "--exclude-resource-type", "unit_test"],
+        ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if full_refresh else [])],
         connections.postgres_conninfo(connections.WAREHOUSE_DB),
         date.fromisoformat(as_of_month),
     )

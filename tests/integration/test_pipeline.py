@@ -56,6 +56,21 @@ def test_every_dag_runs_green_in_full_then_incrementally(sources, warehouse, tmp
         ).fetchone()[0]
     assert snapshots_left == 0, "the billing snapshot holder was not released"
 
+    # build_marts again: the client path by changed client; with full_refresh, every model anew
+    env = airflow_environment(env)
+    assert run_dag("build_marts", env, log_dir=tmp_path).ok
+    assert client_path_plan(warehouse) == (False, "rows loaded since")
+    assert run_dag("build_marts", env, conf={"full_refresh": True}, log_dir=tmp_path).ok
+    assert client_path_plan(warehouse) == (True, "client_month is new or fully refreshed")
+
+
+def client_path_plan(warehouse: str) -> tuple[bool, str]:
+    with psycopg.connect(warehouse) as conn:
+        is_full, reason = conn.execute(
+            "select is_full_build, reason from intermediate.int_build_watermark"
+        ).fetchone()
+    return is_full, reason if is_full else reason[: len("rows loaded since")]
+
 
 def test_a_wrong_crm_token_fails_the_dag_without_retries(sources, warehouse, tmp_path):
     env = airflow_environment(connections(sources, warehouse, token="wrong-token"))
