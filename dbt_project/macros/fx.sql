@@ -39,7 +39,7 @@
                 {{ rate_column }} is null
                 {%- if incremental_by_client() %}
                 {#- the other clients' rows were checked when they were written #}
-                and client_id in (select changed.client_id from {{ model_relation('int_changed_clients') }} as changed)
+                and {{ is_changed_client() }}
                 {%- endif %}
             group by 1, 2
             order by 1, 2

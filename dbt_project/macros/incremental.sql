@@ -3,7 +3,7 @@
 
     One plan per run, made by `int_build_watermark` before anything reads a source: a full build,
     or a build of the clients that rows loaded since the previous build touch
-    (`int_changed_clients`). Every client-path model (`client_incremental_config`) then deletes
+    (`int_changed_clients`). Every client-path model (pre-hook `delete_changed_clients`) deletes
     the rows of those clients and inserts them again, recomputed over the client's whole history
     (status, lifetime and T12 depend on it); `client_month` also rewrites the rows of other clients
     whose ABC class moved (ABC ranks every active client of a month).
@@ -197,7 +197,7 @@
     The plan of this run, from the previous `client_month` (looked up by name: it is downstream):
     a dict with `full` (bool), `reason` and `watermark` (text, the previous safe point).
 #}
-{% macro incremental_plan() -%}
+{% macro incremental_plan(fingerprint) -%}
     {%- set full = {'full': true, 'watermark': none} -%}
     {%- if not execute -%}
         {{ return(dict(full, reason='not executing')) }}
@@ -222,7 +222,7 @@
     {%- set row = rows[0] -%}
     {%- if row['fingerprints'] == 0 -%}
         {{ return(dict(full, reason='client_month is empty')) }}
-    {%- elif row['fingerprints'] > 1 or row['fingerprint'] != incremental_parameters_fingerprint() -%}
+    {%- elif row['fingerprints'] > 1 or row['fingerprint'] != fingerprint -%}
         {{ return(dict(full, reason='as_of_month, a var or a model upstream of client_month changed')) }}
     {%- elif row['watermark'] is none -%}
         {{ return(dict(full, reason='client_month has no watermark')) }}
@@ -262,10 +262,16 @@
 {%- endmacro %}
 
 
+{# SQL: `column` holds a client this run rebuilds (int_changed_clients, looked up: the callers depend on it). #}
+{% macro is_changed_client(column='client_id') -%}
+    {{ column }} in (select changed.client_id from {{ model_relation('int_changed_clients') }} as changed)
+{%- endmacro %}
+
+
 {# The filter of a client-path import CTE: the changed clients, on an incremental run by client. #}
 {% macro changed_clients_only(column='client_id') -%}
     {%- if incremental_by_client() %}
-    where {{ column }} in (select changed.client_id from {{ ref('int_changed_clients') }} as changed)
+    where {{ is_changed_client(column) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -278,7 +284,7 @@
     {%- if execute and this is not none and is_incremental() -%}
         delete from {{ this }}
         {%- if incremental_by_client() %}
-        where client_id in (select changed.client_id from {{ ref('int_changed_clients') }} as changed)
+        where {{ is_changed_client() }}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}
@@ -323,6 +329,6 @@
 #}
 {% macro tested_clients_only(column='client_id') -%}
     {%- if flags.WHICH == 'build' and run_is_by_client() %}
-    where {{ column }} in (select changed.client_id from {{ model_relation('int_changed_clients') }} as changed)
+    where {{ is_changed_client(column) }}
     {%- endif %}
 {%- endmacro %}

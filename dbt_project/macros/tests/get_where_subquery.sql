@@ -19,8 +19,7 @@
     {%- set scope = test_scope(relation) -%}
     {%- if scope and flags.WHICH == 'build' and run_is_by_client() -%}
         {%- if scope == 'client' -%}
-            {%- set changed = model_relation('int_changed_clients') -%}
-            {%- do conditions.append('client_id in (select changed.client_id from ' ~ changed ~ ' as changed)') -%}
+            {%- do conditions.append(is_changed_client()) -%}
         {%- else -%}
             {%- set build = model_relation('int_build_watermark') -%}
             {%- do conditions.append('loaded_at >= (select build.changes_loaded_from from ' ~ build ~ ' as build)') -%}

@@ -1,7 +1,8 @@
 -- The plan of this run, one row, built before any model reads a source (macros/incremental.sql):
 -- whether the client path is built in full, why, the previous build's safe point (changes are
 -- read from it) and this build's (client_month keeps it as its watermark).
-{%- set plan = incremental_plan() %}
+{%- set fingerprint = incremental_parameters_fingerprint() %}
+{%- set plan = incremental_plan(fingerprint) %}
 {%- set safe_point = incremental_safe_point() %}
 {%- set path = 'full build' if plan.full else 'changed clients' %}
 {{ log('client path: ' ~ path ~ ' (' ~ plan.reason ~ ')', info=execute) }}
@@ -15,7 +16,7 @@ final as (
         cast({{ watermark }} as timestamp with time zone) as changes_loaded_from,
         {{ 'true' if plan.full else 'false' }} as is_full_build,
         cast({{ dbt.string_literal(plan.reason) }} as text) as reason,
-        cast({{ dbt.string_literal(incremental_parameters_fingerprint()) }} as text) as build_parameters
+        cast({{ dbt.string_literal(fingerprint) }} as text) as build_parameters
 
 )
 
