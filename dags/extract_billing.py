@@ -1,11 +1,14 @@
 """Billing DB → raw_billing: one task per table, all reading one exported snapshot of the source."""
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Param, dag, setup, task, teardown
 
 from warehouse import tasks
 from warehouse.assets import raw_asset
 from warehouse.contract import BILLING_TABLES
+from warehouse.extract.billing import DEFAULT_LOOK_BACK
 
 
 @dag(
@@ -21,7 +24,10 @@ from warehouse.contract import BILLING_TABLES
             False, type="boolean", description="Reload every table whole instead of incrementally"
         ),
         "look_back_minutes": Param(
-            60, type="integer", minimum=0, description="Re-read this much before the watermark"
+            DEFAULT_LOOK_BACK // timedelta(minutes=1),
+            type="integer",
+            minimum=0,
+            description="Re-read this much before the watermark (rows of billing commit late)",
         ),
     },
     doc_md=__doc__,

@@ -26,7 +26,7 @@ from warehouse.raw import PG_TYPES
 pytestmark = pytest.mark.integration
 
 FAST_RETRIES = crm.RetryPolicy(max_attempts=30, base_delay_s=0.01, max_delay_s=0.05)
-LOOK_BACK = timedelta(days=1)
+LOOK_BACK = billing.DEFAULT_LOOK_BACK
 OVERLAP = timedelta(minutes=10)
 
 

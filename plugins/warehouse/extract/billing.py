@@ -40,6 +40,12 @@ class SourceSnapshot:
         return {"snapshot_id": self.snapshot_id, "backend_pid": self.backend_pid}
 
 
+# How far before the watermark an incremental read starts: longer than a billing transaction
+# stays open, so a row that commits late (its updated_at older than the watermark) is still read.
+# The source commits rows up to a few hours late (the simulator: 1 to 5 hours).
+DEFAULT_LOOK_BACK = timedelta(hours=6)
+
+
 def hold_snapshot(billing: str, max_hold: timedelta = timedelta(hours=2)) -> SourceSnapshot:
     """Start a holder process that exports a snapshot of the billing source and keeps it open."""
     holder = subprocess.Popen(
@@ -152,7 +158,7 @@ def extract_table(
     table: str,
     run_id: str,
     snapshot: SourceSnapshot | None,
-    look_back: timedelta = timedelta(hours=1),
+    look_back: timedelta = DEFAULT_LOOK_BACK,
     full_refresh: bool = False,
 ) -> LoadStats:
     """Bring `raw_billing.<table>` up to date with the billing source, as of `snapshot`."""
