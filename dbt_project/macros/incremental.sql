@@ -65,15 +65,17 @@
       invoice lines and credit notes: their invoice's client;
       managers (their role prices an activity): the clients of the manager's activities;
       fx rates (currency, rate_date): the clients of every invoice in that currency issued, or
-        credited, from rate_date to the currency's next rate date (the days that rate converts),
-        with a day of margin on each side for reporting_tz.
+        credited, on a day (in reporting_tz) that rate converts, from rate_date to the day before
+        the currency's next rate, within the window (a rate of a later day converts nothing the
+        marts hold). Days are joined by equality, so a change of every rate stays a hash join.
     A *new* row (first loaded at or after `since`: no earlier build saw it) whose date lies after
     the reporting window touches nothing the marts hold: an activity, request, survey, invoice,
-    invoice line (by its invoice's date), credit note or fx rate of a later day. An edited row
-    always counts, as its earlier version is not in raw any more. Staging keeps deleted rows, so a
-    soft deletion touches its client like any edit.
+    invoice line (by its invoice's date) or credit note of a later day. An edited row always
+    counts, as its earlier version is not in raw any more. Staging keeps deleted rows, so a soft
+    deletion touches its client like any edit.
 #}
 {% macro incremental_changed_clients(since) -%}
+    {%- set window_last_day = 'cast(' ~ dbt.last_day(as_of_month(), 'month') ~ ' as date)' -%}
     {%- set by_client = ['stg_crm__clients', 'stg_crm__owner_changes', 'stg_crm__contacts'] -%}
     {%- set dated_by_client = {
         'stg_crm__activities': 'occurred_at',
@@ -114,60 +116,67 @@
             on managers.manager_id = activities.manager_id
         where managers.loaded_at >= {{ since }}
         union
-        select invoices.client_id
+        select documents.client_id
         from (
             select
-                fx_rates.currency,
-                fx_rates.rate_date,
-                (
-                    select min(later.rate_date)
-                    from {{ ref('stg_billing__fx_rates') }} as later
-                    where later.currency = fx_rates.currency and later.rate_date > fx_rates.rate_date
-                ) as next_rate_date
-            from {{ ref('stg_billing__fx_rates') }} as fx_rates
-            where
-                fx_rates.loaded_at >= {{ since }}
-                and not {{ incremental_new_after_window(
-                    'fx_rates.first_loaded_at', since, 'fx_rates.rate_date',
-                    'cast(' ~ dbt.dateadd('month', 1, as_of_month()) ~ ' as date)',
-                ) }}
-        ) as changed_rates
-        inner join {{ ref('stg_billing__invoices') }} as invoices
-            on changed_rates.currency = invoices.currency
-        left join {{ ref('stg_billing__credit_notes') }} as credit_notes
-            on invoices.invoice_id = credit_notes.invoice_id
-        where
-            {{ incremental_converted_by(
-                'invoices.issued_at', 'changed_rates.rate_date', 'changed_rates.next_rate_date'
+                invoices.client_id,
+                invoices.currency,
+                {{ reporting_date('invoices.issued_at') }} as document_date
+            from {{ ref('stg_billing__invoices') }} as invoices
+            union all
+            select
+                invoices.client_id,
+                invoices.currency,
+                {{ reporting_date('credit_notes.issued_at') }} as document_date
+            from {{ ref('stg_billing__credit_notes') }} as credit_notes
+            inner join {{ ref('stg_billing__invoices') }} as invoices
+                on credit_notes.invoice_id = invoices.invoice_id
+        ) as documents
+        inner join (
+            {#- the days (in reporting_tz) each changed rate converts, up to the end of the window -#}
+            select
+                changed_rates.currency,
+                day_series.series_value as rate_day
+            from (
+                select
+                    fx_rates.currency,
+                    fx_rates.rate_date,
+                    coalesce(
+                        (
+                            select cast({{ dbt.dateadd('day', -1, 'min(later.rate_date)') }} as date)
+                            from {{ ref('stg_billing__fx_rates') }} as later
+                            where later.currency = fx_rates.currency and later.rate_date > fx_rates.rate_date
+                        ),
+                        {{ window_last_day }}
+                    ) as last_rate_day
+                from {{ ref('stg_billing__fx_rates') }} as fx_rates
+                where
+                    fx_rates.loaded_at >= {{ since }}
+                    and fx_rates.rate_date <= {{ window_last_day }}
+            ) as changed_rates
+            cross join {{ date_series(
+                'changed_rates.rate_date',
+                'least(changed_rates.last_rate_day, ' ~ window_last_day ~ ')',
+                'day',
             ) }}
-            or {{ incremental_converted_by(
-                'credit_notes.issued_at', 'changed_rates.rate_date', 'changed_rates.next_rate_date'
-            ) }}
+        ) as rate_days
+            on
+                documents.currency = rate_days.currency
+                and documents.document_date = rate_days.rate_day
 {%- endmacro %}
 
 
 {#
     A row that no earlier build saw (first loaded at or after `since`; null, loaded before the
-    column existed, counts as seen) whose date is at or after `window_end` (an instant, by default
-    the end of the reporting window; a date column passes the first day after it).
+    column existed, counts as seen) whose instant `date_column` is at or after the end of the
+    reporting window.
 #}
-{% macro incremental_new_after_window(first_loaded_at, since, date_column, window_end=none) -%}
+{% macro incremental_new_after_window(first_loaded_at, since, date_column) -%}
     coalesce(
-        {{ first_loaded_at }} >= {{ since }} and {{ date_column }} >= {{ window_end or window_end_at() }},
+        {{ first_loaded_at }} >= {{ since }} and {{ date_column }} >= {{ window_end_at() }},
         false
     )
 {%- endmacro %}
-
-
-{# Whether a document issued at `issued_at` converts at the rate of `rate_date` (a day of margin each side). #}
-{% macro incremental_converted_by(issued_at, rate_date, next_rate_date) -%}
-    (
-        {{ issued_at }} >= {{ dbt.dateadd('day', -1, rate_date) }}
-        and ({{ next_rate_date }} is null or {{ issued_at }} < {{ dbt.dateadd('day', 1, next_rate_date) }})
-    )
-{%- endmacro %}
-
-
 
 
 {#

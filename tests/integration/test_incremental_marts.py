@@ -6,7 +6,9 @@ source changes (simulator.changes, seed 7) is applied, extracted and built incre
 delta holds the five cases of the issue: a late credit note on an old invoice, an owner change
 backdated weeks, a voided invoice, a soft-deleted client and a past fx rate revised late. The
 generator's credit note is issued on the new day, after as_of_month, so one more is added,
-issued inside as_of_month on an invoice at least three months older, committed late.
+issued inside as_of_month on an invoice at least three months older, committed late; and the
+rate that converts an invoice of as_of_month is revised late, so the clients reached only through
+an fx rate are proven rebuilt.
 
 A second warehouse extracts the same sources and builds them in full; every mart must match row
 for row (the audit columns of client_month aside), and client_month must have rewritten fewer
@@ -88,6 +90,51 @@ def add_late_credit_note_in_window(billing: str, as_of_month) -> None:
         )
 
 
+def clients_in_delta(delta: Path) -> set[str]:
+    """The clients a row of the day of changes names, directly or through its invoice."""
+    clients = {
+        row["client_id"] if name != "clients" else row["id"]
+        for name in ("clients", "owner_changes", "contacts", "activities", "requests", "surveys")
+        for row in delta_rows(delta, "crm", name)
+    }
+    invoices = {row["id"]: row["client_id"] for row in delta_rows(delta, "billing", "invoices")}
+    invoice_ids = {
+        str(row["invoice_id"])
+        for name in ("invoice_lines", "credit_notes")
+        for row in delta_rows(delta, "billing", name)
+    }
+    return clients | set(invoices.values()) | {"invoice:" + i for i in invoice_ids}
+
+
+def revise_rate_of_an_invoice_in_window(billing: str, as_of_month, delta: Path) -> str:
+    """Raise by 1% the fx rate that converts the first foreign-currency invoice of as_of_month
+    of a client the day of changes does not touch otherwise, committed two hours late; returns
+    that client."""
+    touched = clients_in_delta(delta)
+    with psycopg.connect(billing) as conn:
+        client_id, currency, rate_date = conn.execute(
+            "select invoices.client_id, invoices.currency, rates.rate_date "
+            "from public.invoices cross join lateral ("
+            "  select rate_date from public.fx_rates where currency = invoices.currency "
+            "  and rate_date <= cast(invoices.issued_at at time zone 'UTC' as date) "
+            "  order by rate_date desc limit 1) as rates "
+            "where invoices.status in ('issued', 'paid') and invoices.currency <> 'RUB' "
+            "and invoices.issued_at >= %s and invoices.issued_at < %s "
+            "and not invoices.client_id = any(%s) and not exists ("
+            "  select from public.invoices as others where others.client_id = invoices.client_id"
+            "  and 'invoice:' || others.id = any(%s)) "
+            "order by invoices.issued_at, invoices.id limit 1",
+            (as_of_month, as_of_month + timedelta(days=31), list(touched), list(touched)),
+        ).fetchone()
+        conn.execute(
+            "update public.fx_rates set rate_to_base = round(rate_to_base * 1.01, 6), "
+            "updated_at = (select max(updated_at) from public.fx_rates) - interval '2 hours' "
+            "where currency = %s and rate_date = %s",
+            (currency, rate_date),
+        )
+    return client_id
+
+
 def mart_rows(warehouse: str, table: str) -> Counter:
     with psycopg.connect(warehouse) as conn:
         columns = [
@@ -125,6 +172,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert_delta_has_the_five_cases(delta, datetime.fromisoformat(delta.name).replace(tzinfo=UTC))
     upsert_billing(sources.billing, delta)
     add_late_credit_note_in_window(sources.billing, as_of_month)
+    converted_client = revise_rate_of_an_invoice_in_window(sources.billing, as_of_month, delta)
     sources.crm.reload()
     extract_everything(sources, warehouse, "run-2")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
@@ -158,6 +206,10 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert fingerprints == 1
     assert sum(changed.values()) > 0
     assert_new_rows_after_the_window_change_no_client(warehouse, as_of_month)
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute(
+            "select count(*) from intermediate.int_changed_clients where client_id = %s", (converted_client,)
+        ).fetchone() == (1,), "the client of an invoice converted at the revised rate was not rebuilt"
 
 
 DATED_ROWS = {
