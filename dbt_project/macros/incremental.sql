@@ -61,7 +61,11 @@
 {#
     Clients that a source row loaded at or after `since` (a SQL timestamptz expression) touches, by
     the way each row reaches a client:
-      clients, owner changes, contacts, activities, requests, surveys, invoices: their client;
+      clients, owner changes, contacts, activities, requests, surveys: their client;
+      invoices: their client, unless the edit changes nothing the client path reads: the
+        invoice is in scope and the last build credited its lines to the same client, instant
+        and currency (an invoice paid, most edits of a day); and the client the last build
+        credited it to, if that is another;
       invoice lines and credit notes: their invoice's client;
       managers (their role prices an activity): the clients of the manager's activities;
       fx rates (currency, rate_date): the clients of every invoice in that currency issued, or
@@ -81,8 +85,8 @@
         'stg_crm__activities': 'occurred_at',
         'stg_crm__requests': 'created_at',
         'stg_crm__surveys': 'responded_at',
-        'stg_billing__invoices': 'issued_at',
     } -%}
+    {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
     {%- for name in by_client %}
         select client_id from {{ ref(name) }} where loaded_at >= {{ since }}
         union
@@ -94,6 +98,35 @@
             and not {{ incremental_new_after_window('first_loaded_at', since, date_column) }}
         union
     {%- endfor %}
+        select invoices.client_id
+        from {{ ref('stg_billing__invoices') }} as invoices
+        where
+            invoices.loaded_at >= {{ since }}
+            and not {{ incremental_new_after_window('invoices.first_loaded_at', since, 'invoices.issued_at') }}
+        {%- if built_lines is not none %}
+            {#- an edit the client path cannot see: in scope before and after (paid, say), same
+                client, instant and currency as the lines the last build credited #}
+            and not (
+                {{ invoice_in_scope('invoices.status') }}
+                and exists (
+                    select built.invoice_id
+                    from {{ built_lines }} as built
+                    where
+                        built.invoice_id = invoices.invoice_id
+                        and built.client_id = invoices.client_id
+                        and built.issued_at = invoices.issued_at
+                        and built.currency = invoices.currency
+                )
+            )
+        union
+        {#- an invoice moved to another client: the client it was credited to #}
+        select built.client_id
+        from {{ built_lines }} as built
+        inner join {{ ref('stg_billing__invoices') }} as invoices
+            on built.invoice_id = invoices.invoice_id
+        where invoices.loaded_at >= {{ since }} and built.client_id <> invoices.client_id
+        {%- endif %}
+        union
         select invoices.client_id
         from {{ ref('stg_billing__invoice_lines') }} as invoice_lines
         inner join {{ ref('stg_billing__invoices') }} as invoices
@@ -211,8 +244,7 @@
     {%- if not execute -%}
         {{ return(dict(full, reason='not executing')) }}
     {%- endif -%}
-    {%- set node = graph.nodes['model.account_management.client_month'] -%}
-    {%- set previous = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- set previous = existing_model_relation('client_month') -%}
     {%- if previous is none or flags.FULL_REFRESH -%}
         {{ return(dict(full, reason='client_month is new or fully refreshed')) }}
     {%- endif -%}
@@ -248,8 +280,7 @@
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set watermark = model_relation('int_build_watermark') -%}
-    {%- set plan = adapter.get_relation(database=watermark.database, schema=watermark.schema, identifier=watermark.identifier) -%}
+    {%- set plan = existing_model_relation('int_build_watermark') -%}
     {%- if plan is none -%}
         {{ return(false) }}
     {%- endif -%}

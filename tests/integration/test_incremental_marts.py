@@ -6,9 +6,10 @@ source changes (simulator.changes, seed 7) is applied, extracted and built incre
 delta holds the five cases of the issue: a late credit note on an old invoice, an owner change
 backdated weeks, a voided invoice, a soft-deleted client and a past fx rate revised late. The
 generator's credit note is issued on the new day, after as_of_month, so one more is added,
-issued inside as_of_month on an invoice at least three months older, committed late; and the
-rate that converts an invoice of as_of_month is revised late, so the clients reached only through
-an fx rate are proven rebuilt.
+issued inside as_of_month on an invoice at least three months older, committed late. Four more
+late edits each reach a client nothing else in the day touches, so each way a change reaches a
+client is proven on its own: the rate converting an invoice of as_of_month revised, an invoice
+voided, one moved back a month, one moved to another client.
 
 A second warehouse extracts the same sources and builds them in full; every mart must match row
 for row (the audit columns of client_month aside), and client_month must have rewritten fewer
@@ -90,12 +91,17 @@ def add_late_credit_note_in_window(billing: str, as_of_month) -> None:
         )
 
 
-def clients_in_delta(delta: Path) -> set[str]:
-    """The clients a row of the day of changes names, directly or through its invoice."""
+def clients_in_delta(delta: Path, data: Path) -> set[str]:
+    """The clients a row of the day of changes reaches: directly, through its invoice (as
+    "invoice:<id>"), or as a manager edited through the activities of that manager."""
     clients = {
         row["client_id"] if name != "clients" else row["id"]
         for name in ("clients", "owner_changes", "contacts", "activities", "requests", "surveys")
         for row in delta_rows(delta, "crm", name)
+    }
+    managers = {row["id"] for row in delta_rows(delta, "crm", "managers")}
+    clients |= {
+        a["client_id"] for a in read_entity(data, entity("crm", "activities")) if a["manager_id"] in managers
     }
     invoices = {row["id"]: row["client_id"] for row in delta_rows(delta, "billing", "invoices")}
     invoice_ids = {
@@ -106,33 +112,59 @@ def clients_in_delta(delta: Path) -> set[str]:
     return clients | set(invoices.values()) | {"invoice:" + i for i in invoice_ids}
 
 
-def revise_rate_of_an_invoice_in_window(billing: str, as_of_month, delta: Path) -> str:
-    """Raise by 1% the fx rate that converts the first foreign-currency invoice of as_of_month
-    of a client the day of changes does not touch otherwise, committed two hours late; returns
-    that client."""
-    touched = clients_in_delta(delta)
+def change_invoices_of_untouched_clients(
+    billing: str, as_of_month, delta: Path, data: Path
+) -> dict[str, set[str]]:
+    """Four late edits (committed two hours late) of in-scope invoices of the window, each of a
+    client the day of changes touches in no other way; returns the clients each must rebuild:
+    the fx rate converting a foreign-currency invoice raised 1%, an invoice voided, an invoice
+    moved back a month, an invoice moved to another client."""
+    touched = clients_in_delta(delta, data)
     with psycopg.connect(billing) as conn:
-        client_id, currency, rate_date = conn.execute(
-            "select invoices.client_id, invoices.currency, rates.rate_date "
-            "from public.invoices cross join lateral ("
-            "  select rate_date from public.fx_rates where currency = invoices.currency "
+        candidates = conn.execute(
+            "select distinct on (invoices.client_id) invoices.id, invoices.client_id, "
+            "invoices.currency <> 'RUB', rates.rate_date, rates.currency "
+            "from public.invoices left join lateral ("
+            "  select rate_date, currency from public.fx_rates where currency = invoices.currency "
             "  and rate_date <= cast(invoices.issued_at at time zone 'UTC' as date) "
-            "  order by rate_date desc limit 1) as rates "
-            "where invoices.status in ('issued', 'paid') and invoices.currency <> 'RUB' "
-            "and invoices.issued_at >= %s and invoices.issued_at < %s "
+            "  order by rate_date desc limit 1) as rates on true "
+            "where invoices.status in ('issued', 'paid') and invoices.issued_at < %s "
             "and not invoices.client_id = any(%s) and not exists ("
             "  select from public.invoices as others where others.client_id = invoices.client_id"
             "  and 'invoice:' || others.id = any(%s)) "
-            "order by invoices.issued_at, invoices.id limit 1",
-            (as_of_month, as_of_month + timedelta(days=31), list(touched), list(touched)),
-        ).fetchone()
+            "and not exists ("  # the late credit note this test adds
+            "  select from public.credit_notes join public.invoices as others on others.id = invoice_id"
+            "  where others.client_id = invoices.client_id and reason = 'late') "
+            "order by invoices.client_id, invoices.issued_at, invoices.id",
+            (as_of_month + timedelta(days=31), list(touched), list(touched)),
+        ).fetchall()
+        foreign = next(c for c in candidates if c[2])
+        voided, moved, reparented, new_owner = [c for c in candidates if c is not foreign][:4]
+        late = "(select max(updated_at) from public.{}) - interval '2 hours'"
         conn.execute(
             "update public.fx_rates set rate_to_base = round(rate_to_base * 1.01, 6), "
-            "updated_at = (select max(updated_at) from public.fx_rates) - interval '2 hours' "
-            "where currency = %s and rate_date = %s",
-            (currency, rate_date),
+            f"updated_at = {late.format('fx_rates')} where currency = %s and rate_date = %s",
+            (foreign[4], foreign[3]),
         )
-    return client_id
+        conn.execute(
+            f"update public.invoices set status = 'void', updated_at = {late.format('invoices')} where id = %s",
+            (voided[0],),
+        )
+        conn.execute(
+            "update public.invoices set issued_at = issued_at - interval '1 month', "
+            f"updated_at = {late.format('invoices')} where id = %s",
+            (moved[0],),
+        )
+        conn.execute(
+            f"update public.invoices set client_id = %s, updated_at = {late.format('invoices')} where id = %s",
+            (new_owner[1], reparented[0]),
+        )
+    return {
+        "fx rate revised": {foreign[1]},
+        "invoice voided": {voided[1]},
+        "invoice moved a month back": {moved[1]},
+        "invoice moved to another client": {reparented[1], new_owner[1]},
+    }
 
 
 def mart_rows(warehouse: str, table: str) -> Counter:
@@ -172,7 +204,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert_delta_has_the_five_cases(delta, datetime.fromisoformat(delta.name).replace(tzinfo=UTC))
     upsert_billing(sources.billing, delta)
     add_late_credit_note_in_window(sources.billing, as_of_month)
-    converted_client = revise_rate_of_an_invoice_in_window(sources.billing, as_of_month, delta)
+    invoice_cases = change_invoices_of_untouched_clients(sources.billing, as_of_month, delta, sources.data)
     sources.crm.reload()
     extract_everything(sources, warehouse, "run-2")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
@@ -207,9 +239,10 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert sum(changed.values()) > 0
     assert_new_rows_after_the_window_change_no_client(warehouse, as_of_month)
     with psycopg.connect(warehouse) as conn:
-        assert conn.execute(
-            "select count(*) from intermediate.int_changed_clients where client_id = %s", (converted_client,)
-        ).fetchone() == (1,), "the client of an invoice converted at the revised rate was not rebuilt"
+        changed = {c for (c,) in conn.execute("select client_id from intermediate.int_changed_clients")}
+    assert {case: clients - changed for case, clients in invoice_cases.items()} == {
+        case: set() for case in invoice_cases
+    }
 
 
 DATED_ROWS = {
@@ -221,26 +254,35 @@ DATED_ROWS = {
 
 
 def assert_new_rows_after_the_window_change_no_client(warehouse: str, as_of_month) -> None:
-    """The day's new activities, requests, surveys and invoices fall after as_of_month: a client
-    touched by nothing else is not rebuilt; every client touched otherwise is."""
+    """The day's new activities, requests, surveys and invoices fall after as_of_month, and its
+    invoices paid change nothing the client path reads: a client touched by nothing else is not
+    rebuilt; every client touched otherwise is."""
     window_end = datetime(
         as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC
     )
     with psycopg.connect(warehouse) as conn:
         (since,) = conn.execute("select changes_loaded_from from intermediate.int_build_watermark").fetchone()
         changed = {c for (c,) in conn.execute("select client_id from intermediate.int_changed_clients")}
-        touched: dict[str, set[bool]] = {}
+        touched: dict[str, set[str]] = {}
         for view, date_column in DATED_ROWS.items():
-            for client_id, only_new_later in conn.execute(
-                f"select client_id, first_loaded_at >= %(since)s and {date_column} >= %(end)s "
+            paid = "status = 'paid'" if view == "stg_billing__invoices" else "false"
+            for client_id, kind in conn.execute(
+                f"select client_id, case when first_loaded_at >= %(since)s and {date_column} >= %(end)s "
+                f"then 'new after the window' when first_loaded_at < %(since)s and {paid} "
+                f"and {date_column} < %(end)s then 'paid' else 'other' end "
                 f"from staging.{view} where loaded_at >= %(since)s",
                 {"since": since, "end": window_end},
             ):
-                touched.setdefault(client_id, set()).add(only_new_later)
+                touched.setdefault(client_id, set()).add(kind)
     pruned = set(touched) - changed
-    assert pruned, "no client was spared by its new rows falling after the window"
-    assert all(touched[c] == {True} for c in pruned), "a client with an edit or an in-window row was skipped"
-    assert {c for c, kinds in touched.items() if False in kinds} <= changed
+    assert any(touched[c] == {"new after the window"} for c in pruned), (
+        "no client was spared by its new rows falling after the window"
+    )
+    assert any(touched[c] == {"paid"} for c in pruned), "no client was spared by an invoice paid"
+    assert all("other" not in touched[c] for c in pruned), (
+        "a client with an edit or an in-window row was skipped"
+    )
+    assert {c for c, kinds in touched.items() if "other" in kinds} <= changed
 
 
 def net_revenue(warehouse: str, client_id: str, month) -> Decimal:

@@ -51,6 +51,16 @@
 {%- endmacro %}
 
 
+{# The relation of one of this project's models if it exists in the warehouse, else none (looked up without a ref: no dependency added). #}
+{% macro existing_model_relation(name) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set relation = model_relation(name) -%}
+    {{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
+{%- endmacro %}
+
+
 {# The relation of one of this project's models, looked up without a ref (no dependency added). #}
 {% macro model_relation(name) -%}
     {%- set node = graph.nodes['model.account_management.' ~ name] -%}

@@ -26,7 +26,7 @@ final as (
         invoices.due_at,
         invoices.currency,
         invoices.status,
-        invoices.status in ('issued', 'paid') as is_in_scope,
+        {{ invoice_in_scope('invoices.status') }} as is_in_scope,
         invoices.updated_at
 
     from invoices
