@@ -61,7 +61,9 @@
 {#
     Clients that a source row loaded at or after `since` (a SQL timestamptz expression) touches, by
     the way each row reaches a client:
-      clients, owner changes, contacts, activities, requests, surveys: their client;
+      clients, owner changes, activities, requests, surveys: their client;
+      contacts (their buying role is read through an activity's contact): the clients of the
+        activities that name them; a contact no activity names touches nothing;
       invoices: their client, unless the edit changes nothing the client path reads: the
         invoice is in scope and the last build credited its lines to the same client, instant
         and currency (an invoice paid, most edits of a day); and the client the last build
@@ -80,7 +82,7 @@
 #}
 {% macro incremental_changed_clients(since) -%}
     {%- set window_last_day = 'cast(' ~ dbt.last_day(as_of_month(), 'month') ~ ' as date)' -%}
-    {%- set by_client = ['stg_crm__clients', 'stg_crm__owner_changes', 'stg_crm__contacts'] -%}
+    {%- set by_client = ['stg_crm__clients', 'stg_crm__owner_changes'] -%}
     {%- set dated_by_client = {
         'stg_crm__activities': 'occurred_at',
         'stg_crm__requests': 'created_at',
@@ -142,6 +144,12 @@
         where
             credit_notes.loaded_at >= {{ since }}
             and not {{ incremental_new_after_window('credit_notes.first_loaded_at', since, 'credit_notes.issued_at') }}
+        union
+        select activities.client_id
+        from {{ ref('stg_crm__contacts') }} as contacts
+        inner join {{ ref('stg_crm__activities') }} as activities
+            on contacts.contact_id = activities.contact_id
+        where contacts.loaded_at >= {{ since }}
         union
         select activities.client_id
         from {{ ref('stg_crm__managers') }} as managers

@@ -29,7 +29,7 @@ import pytest
 
 from simulator.billing_loader import upsert_billing
 from simulator.changes import apply_day_of_changes
-from simulator.dataset import last_complete_month, read_entity
+from simulator.dataset import last_complete_month, read_entity, write_entity
 from tests.integration.conftest import create_database, drop_database
 from tests.integration.test_extract import extract_everything
 from warehouse.contract import entity
@@ -75,11 +75,12 @@ def assert_delta_has_the_five_cases(delta: Path, day: datetime) -> None:
     )
 
 
-def add_late_credit_note_in_window(billing: str, as_of_month) -> None:
-    """A credit note issued mid as_of_month on an old in-scope invoice, committed two hours late."""
+def add_late_credit_note_in_window(billing: str, as_of_month) -> str:
+    """A credit note issued mid as_of_month on an old in-scope invoice, committed two hours late;
+    returns the invoice's client."""
     with psycopg.connect(billing) as conn:
-        (invoice_id,) = conn.execute(
-            "select id from public.invoices where status in ('issued', 'paid') "
+        invoice_id, client_id = conn.execute(
+            "select id, client_id from public.invoices where status in ('issued', 'paid') "
             "and issued_at < %s order by issued_at, id limit 1",
             (as_of_month - timedelta(days=92),),
         ).fetchone()
@@ -89,6 +90,7 @@ def add_late_credit_note_in_window(billing: str, as_of_month) -> None:
             "from public.credit_notes",
             (invoice_id, datetime(as_of_month.year, as_of_month.month, 10, 12, tzinfo=UTC)),
         )
+    return client_id
 
 
 def clients_in_delta(delta: Path, data: Path) -> set[str]:
@@ -167,6 +169,51 @@ def change_invoices_of_untouched_clients(
     }
 
 
+def change_contacts_of_untouched_clients(data: Path, as_of_month, untouched_but: set[str]) -> dict[str, str]:
+    """Two CRM edits, each on a client nothing else touches: a contact named by an activity of
+    as_of_month becomes a decision maker (its client must be rebuilt), and a new contact that no
+    activity names is added (its client must not be)."""
+    contacts_entity = entity("crm", "contacts")
+    contacts = {c["id"]: c for c in read_entity(data, contacts_entity)}
+    activities = list(read_entity(data, entity("crm", "activities")))
+    named = {a["contact_id"] for a in activities}
+    window = (
+        datetime(as_of_month.year, as_of_month.month, 1, tzinfo=UTC),
+        parse_instant_of_window_end(as_of_month),
+    )
+    promoted = next(
+        contacts[a["contact_id"]]
+        for a in sorted(activities, key=lambda a: a["id"])
+        if a["client_id"] not in untouched_but
+        and a["contact_id"] in contacts
+        and window[0] <= parse_instant(a["occurred_at"]) < window[1]
+        and a["deleted_at"] is None
+        and contacts[a["contact_id"]]["deleted_at"] is None
+        and contacts[a["contact_id"]]["buying_role"] in ("influencer", "user")
+    )
+    quiet_client = next(
+        c["client_id"]
+        for c in sorted(contacts.values(), key=lambda c: c["id"])
+        if c["client_id"] not in untouched_but | {promoted["client_id"]}
+    )
+    updated = max(parse_instant(c["updated_at"]) for c in contacts.values()) + timedelta(minutes=1)
+    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    contacts[promoted["id"]] = {**promoted, "buying_role": "decision_maker", "updated_at": stamp}
+    new_contact = {**promoted, "id": "CT-NEW-1", "client_id": quiet_client, "updated_at": stamp}
+    assert new_contact["id"] not in named
+    write_entity(data, contacts_entity, [*contacts.values(), new_contact])
+    owner_of_activity = next(
+        a["client_id"]
+        for a in activities
+        if a["contact_id"] == promoted["id"] and window[0] <= parse_instant(a["occurred_at"]) < window[1]
+    )
+    return {"rebuilt": owner_of_activity, "not rebuilt": quiet_client}
+
+
+def parse_instant_of_window_end(as_of_month) -> datetime:
+    return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
+
+
 def mart_rows(warehouse: str, table: str) -> Counter:
     with psycopg.connect(warehouse) as conn:
         columns = [
@@ -203,8 +250,13 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     delta = max((sources.data / "_delta").iterdir())
     assert_delta_has_the_five_cases(delta, datetime.fromisoformat(delta.name).replace(tzinfo=UTC))
     upsert_billing(sources.billing, delta)
-    add_late_credit_note_in_window(sources.billing, as_of_month)
+    credited_client = add_late_credit_note_in_window(sources.billing, as_of_month)
     invoice_cases = change_invoices_of_untouched_clients(sources.billing, as_of_month, delta, sources.data)
+    contact_cases = change_contacts_of_untouched_clients(
+        sources.data,
+        as_of_month,
+        clients_in_delta(delta, sources.data) | {credited_client}.union(*invoice_cases.values()),
+    )
     sources.crm.reload()
     extract_everything(sources, warehouse, "run-2")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
@@ -243,6 +295,8 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert {case: clients - changed for case, clients in invoice_cases.items()} == {
         case: set() for case in invoice_cases
     }
+    assert contact_cases["rebuilt"] in changed, "the client of an activity whose contact changed role"
+    assert contact_cases["not rebuilt"] not in changed, "a new contact that no activity names"
 
 
 DATED_ROWS = {
