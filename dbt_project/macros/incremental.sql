@@ -100,33 +100,40 @@
             and not {{ incremental_new_after_window('first_loaded_at', since, date_column) }}
         union
     {%- endfor %}
+        {%- if built_lines is none %}
         select invoices.client_id
         from {{ ref('stg_billing__invoices') }} as invoices
         where
             invoices.loaded_at >= {{ since }}
             and not {{ incremental_new_after_window('invoices.first_loaded_at', since, 'invoices.issued_at') }}
-        {%- if built_lines is not none %}
-            {#- an edit the client path cannot see: in scope before and after (paid, say), same
-                client, instant and currency as the lines the last build credited #}
-            and not (
-                {{ invoice_in_scope('invoices.status') }}
-                and exists (
-                    select built.invoice_id
-                    from {{ built_lines }} as built
-                    where
-                        built.invoice_id = invoices.invoice_id
-                        and built.client_id = invoices.client_id
-                        and built.issued_at = invoices.issued_at
-                        and built.currency = invoices.currency
-                )
-            )
-        union
-        {#- an invoice moved to another client: the client it was credited to #}
-        select built.client_id
-        from {{ built_lines }} as built
-        inner join {{ ref('stg_billing__invoices') }} as invoices
-            on built.invoice_id = invoices.invoice_id
-        where invoices.loaded_at >= {{ since }} and built.client_id <> invoices.client_id
+        {%- else %}
+        {#- each edited invoice beside the lines the last build credited for it (one pass over them):
+            its client, unless the edit is one the client path cannot see (in scope before and
+            after, same client, instant and currency: an invoice paid, say); and the client it was
+            credited to, when the invoice moved to another #}
+        select case when sides.side = 1 then edits.client_id else edits.credited_client_id end
+        from (
+            select
+                invoices.client_id,
+                built.client_id as credited_client_id,
+                coalesce(
+                    {{ invoice_in_scope('invoices.status') }}
+                    and built.client_id = invoices.client_id
+                    and built.issued_at = invoices.issued_at
+                    and built.currency = invoices.currency,
+                    false
+                ) as is_unseen_by_client_path
+            from {{ ref('stg_billing__invoices') }} as invoices
+            left join {{ built_lines }} as built
+                on invoices.invoice_id = built.invoice_id
+            where
+                invoices.loaded_at >= {{ since }}
+                and not {{ incremental_new_after_window('invoices.first_loaded_at', since, 'invoices.issued_at') }}
+        ) as edits
+        cross join (select 1 as side union all select 2 as side) as sides
+        where
+            (sides.side = 1 and not edits.is_unseen_by_client_path)
+            or (sides.side = 2 and edits.credited_client_id <> edits.client_id)
         {%- endif %}
         union
         select invoices.client_id

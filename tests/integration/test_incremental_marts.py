@@ -179,7 +179,7 @@ def change_contacts_of_untouched_clients(data: Path, as_of_month, untouched_but:
     named = {a["contact_id"] for a in activities}
     window = (
         datetime(as_of_month.year, as_of_month.month, 1, tzinfo=UTC),
-        parse_instant_of_window_end(as_of_month),
+        window_end_of(as_of_month),
     )
     promoted = next(
         contacts[a["contact_id"]]
@@ -210,7 +210,8 @@ def change_contacts_of_untouched_clients(data: Path, as_of_month, untouched_but:
     return {"rebuilt": owner_of_activity, "not rebuilt": quiet_client}
 
 
-def parse_instant_of_window_end(as_of_month) -> datetime:
+def window_end_of(as_of_month) -> datetime:
+    """The first instant after the reporting window (reporting_tz is UTC here)."""
     return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
 
 
@@ -311,9 +312,7 @@ def assert_new_rows_after_the_window_change_no_client(warehouse: str, as_of_mont
     """The day's new activities, requests, surveys and invoices fall after as_of_month, and its
     invoices paid change nothing the client path reads: a client touched by nothing else is not
     rebuilt; every client touched otherwise is."""
-    window_end = datetime(
-        as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC
-    )
+    window_end = window_end_of(as_of_month)
     with psycopg.connect(warehouse) as conn:
         (since,) = conn.execute("select changes_loaded_from from intermediate.int_build_watermark").fetchone()
         changed = {c for (c,) in conn.execute("select client_id from intermediate.int_changed_clients")}
