@@ -88,6 +88,8 @@
         'stg_crm__requests': 'created_at',
         'stg_crm__surveys': 'responded_at',
     } -%}
+    {#- rows that reach the marts through the activities naming them -#}
+    {%- set named_by_activities = {'stg_crm__contacts': 'contact_id', 'stg_crm__managers': 'manager_id'} -%}
     {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
     {%- for name in by_client %}
         select client_id from {{ ref(name) }} where loaded_at >= {{ since }}
@@ -152,18 +154,14 @@
             credit_notes.loaded_at >= {{ since }}
             and not {{ incremental_new_after_window('credit_notes.first_loaded_at', since, 'credit_notes.issued_at') }}
         union
+    {%- for name, key in named_by_activities.items() %}
         select activities.client_id
-        from {{ ref('stg_crm__contacts') }} as contacts
+        from {{ ref(name) }} as named
         inner join {{ ref('stg_crm__activities') }} as activities
-            on contacts.contact_id = activities.contact_id
-        where contacts.loaded_at >= {{ since }}
+            on named.{{ key }} = activities.{{ key }}
+        where named.loaded_at >= {{ since }}
         union
-        select activities.client_id
-        from {{ ref('stg_crm__managers') }} as managers
-        inner join {{ ref('stg_crm__activities') }} as activities
-            on managers.manager_id = activities.manager_id
-        where managers.loaded_at >= {{ since }}
-        union
+    {%- endfor %}
         select documents.client_id
         from (
             select
