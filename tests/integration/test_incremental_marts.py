@@ -296,6 +296,10 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert {case: clients - changed for case, clients in invoice_cases.items()} == {
         case: set() for case in invoice_cases
     }
+    with psycopg.connect(warehouse) as conn:
+        (known,) = conn.execute("select count(*) from staging.stg_crm__clients").fetchone()
+    log = (tmp_path / "incremental" / "logs" / "dbt.log").read_text()
+    assert f"client path: {len(changed)} of {known} clients changed" in log
     assert contact_cases["rebuilt"] in changed, "the client of an activity whose contact changed role"
     assert contact_cases["not rebuilt"] not in changed, "a new contact that no activity names"
 

@@ -1,4 +1,4 @@
-{{ config(post_hook="analyze {{ this }}") }}
+{{ config(post_hook=["analyze {{ this }}", "{{ log_changed_clients() }}"]) }}
 -- The clients whose client-path rows this run rewrites (macros/incremental.sql): those that a
 -- source row loaded at or after the previous build's safe point touches. Empty on a full build.
 with
