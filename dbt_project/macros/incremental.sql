@@ -214,7 +214,7 @@
 
 {#
     Post-hook of int_changed_clients: logs how many clients a build by client rewrites, of how many
-    the CRM knows ("client path: 7637 of 89884 clients changed"). Runs no SQL of its own.
+    the CRM knows ("client path: <n> of <all> clients changed"). Runs no SQL of its own.
 #}
 {% macro log_changed_clients() -%}
     {%- if execute and run_is_by_client() -%}
