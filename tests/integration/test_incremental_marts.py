@@ -169,45 +169,40 @@ def change_invoices_of_untouched_clients(
     }
 
 
-def change_contacts_of_untouched_clients(data: Path, as_of_month, untouched_but: set[str]) -> dict[str, str]:
-    """Two CRM edits, each on a client nothing else touches: a contact named by an activity of
-    as_of_month becomes a decision maker (its client must be rebuilt), and a new contact that no
-    activity names is added (its client must not be)."""
+def change_contacts_of_untouched_clients(data: Path, as_of_month, avoid: set[str]) -> dict[str, str]:
+    """Two CRM edits, each on a client outside `avoid` (the clients something else touches): the
+    contact named by an activity of as_of_month becomes a decision maker (the activity's client
+    must be rebuilt), and a new contact that no activity names is added (its client must not be)."""
     contacts_entity = entity("crm", "contacts")
     contacts = {c["id"]: c for c in read_entity(data, contacts_entity)}
     activities = list(read_entity(data, entity("crm", "activities")))
-    named = {a["contact_id"] for a in activities}
-    window = (
+    window_start, window_end = (
         datetime(as_of_month.year, as_of_month.month, 1, tzinfo=UTC),
         window_end_of(as_of_month),
     )
-    promoted = next(
-        contacts[a["contact_id"]]
+    activity = next(
+        a
         for a in sorted(activities, key=lambda a: a["id"])
-        if a["client_id"] not in untouched_but
-        and a["contact_id"] in contacts
-        and window[0] <= parse_instant(a["occurred_at"]) < window[1]
+        if a["client_id"] not in avoid
         and a["deleted_at"] is None
+        and window_start <= parse_instant(a["occurred_at"]) < window_end
+        and a["contact_id"] in contacts
         and contacts[a["contact_id"]]["deleted_at"] is None
         and contacts[a["contact_id"]]["buying_role"] in ("influencer", "user")
     )
+    promoted = contacts[activity["contact_id"]]
     quiet_client = next(
         c["client_id"]
         for c in sorted(contacts.values(), key=lambda c: c["id"])
-        if c["client_id"] not in untouched_but | {promoted["client_id"]}
+        if c["client_id"] not in avoid | {activity["client_id"], promoted["client_id"]}
     )
     updated = max(parse_instant(c["updated_at"]) for c in contacts.values()) + timedelta(minutes=1)
     stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
     contacts[promoted["id"]] = {**promoted, "buying_role": "decision_maker", "updated_at": stamp}
     new_contact = {**promoted, "id": "CT-NEW-1", "client_id": quiet_client, "updated_at": stamp}
-    assert new_contact["id"] not in named
+    assert new_contact["id"] not in {a["contact_id"] for a in activities}
     write_entity(data, contacts_entity, [*contacts.values(), new_contact])
-    owner_of_activity = next(
-        a["client_id"]
-        for a in activities
-        if a["contact_id"] == promoted["id"] and window[0] <= parse_instant(a["occurred_at"]) < window[1]
-    )
-    return {"rebuilt": owner_of_activity, "not rebuilt": quiet_client}
+    return {"rebuilt": activity["client_id"], "not rebuilt": quiet_client}
 
 
 def window_end_of(as_of_month) -> datetime:
