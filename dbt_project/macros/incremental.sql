@@ -88,6 +88,11 @@
         'stg_crm__requests': 'created_at',
         'stg_crm__surveys': 'responded_at',
     } -%}
+    {#- rows that reach a client through their invoice, dated by the invoice or by themselves -#}
+    {%- set dated_through_invoice = {
+        'stg_billing__invoice_lines': 'invoices.issued_at',
+        'stg_billing__credit_notes': 'documents.issued_at',
+    } -%}
     {#- rows that reach the marts through the activities naming them -#}
     {%- set named_by_activities = {'stg_crm__contacts': 'contact_id', 'stg_crm__managers': 'manager_id'} -%}
     {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
@@ -138,22 +143,16 @@
             or (sides.side = 2 and edits.credited_client_id <> edits.client_id)
         {%- endif %}
         union
+    {%- for name, date_column in dated_through_invoice.items() %}
         select invoices.client_id
-        from {{ ref('stg_billing__invoice_lines') }} as invoice_lines
+        from {{ ref(name) }} as documents
         inner join {{ ref('stg_billing__invoices') }} as invoices
-            on invoice_lines.invoice_id = invoices.invoice_id
+            on documents.invoice_id = invoices.invoice_id
         where
-            invoice_lines.loaded_at >= {{ since }}
-            and not {{ incremental_new_after_window('invoice_lines.first_loaded_at', since, 'invoices.issued_at') }}
+            documents.loaded_at >= {{ since }}
+            and not {{ incremental_new_after_window('documents.first_loaded_at', since, date_column) }}
         union
-        select invoices.client_id
-        from {{ ref('stg_billing__credit_notes') }} as credit_notes
-        inner join {{ ref('stg_billing__invoices') }} as invoices
-            on credit_notes.invoice_id = invoices.invoice_id
-        where
-            credit_notes.loaded_at >= {{ since }}
-            and not {{ incremental_new_after_window('credit_notes.first_loaded_at', since, 'credit_notes.issued_at') }}
-        union
+    {%- endfor %}
     {%- for name, key in named_by_activities.items() %}
         select activities.client_id
         from {{ ref(name) }} as named
