@@ -267,11 +267,18 @@
 
 
 {#
-    The plan of this run, from the previous `client_month` (looked up by name: it is downstream):
-    a dict with `full` (bool), `reason` and `watermark` (text, the previous safe point).
+    The plan of this run, from the previous `client_month` (looked up by name: it is downstream)
+    and the previous plan: a dict with `full` (bool), `reason`, `watermark` (text, the previous
+    safe point) and `carry_over` (bool).
+    A run that stopped before writing client_month (a killed worker, a `dbt run --select` of part
+    of the path) may have rewritten models upstream of it, and int_changed_clients compares edited
+    invoices with those rewritten lines. So when the previous plan is newer than client_month's
+    watermark, this run repeats it: a full build after a full plan; after a plan by client, its
+    clients join this run's (`carry_over`; int_changed_clients). Each carried plan holds the one
+    before, so runs that stop in a row are all repeated.
 #}
 {% macro incremental_plan(fingerprint) -%}
-    {%- set full = {'full': true, 'watermark': none} -%}
+    {%- set full = {'full': true, 'watermark': none, 'carry_over': false} -%}
     {%- if not execute -%}
         {{ return(dict(full, reason='not executing')) }}
     {%- endif -%}
@@ -289,7 +296,7 @@
     {%- set rows = run_query(query).rows -%}
     {#- an aggregate always answers one row; only sqlfluff's mock answers none -#}
     {%- if rows | length == 0 -%}
-        {{ return({'full': false, 'watermark': none, 'reason': 'no introspection'}) }}
+        {{ return({'full': false, 'watermark': none, 'carry_over': false, 'reason': 'no introspection'}) }}
     {%- endif -%}
     {%- set row = rows[0] -%}
     {%- if row['fingerprints'] == 0 -%}
@@ -299,7 +306,23 @@
     {%- elif row['watermark'] is none -%}
         {{ return(dict(full, reason='client_month has no watermark')) }}
     {%- endif -%}
-    {{ return({'full': false, 'watermark': row['watermark'], 'reason': 'rows loaded since ' ~ row['watermark']}) }}
+    {%- set by_client = {'full': false, 'watermark': row['watermark'], 'carry_over': false} -%}
+    {%- set reason = 'rows loaded since ' ~ row['watermark'] -%}
+    {%- set previous_plan = existing_model_relation('int_build_watermark') -%}
+    {%- if previous_plan is not none -%}
+        {%- set query -%}
+            select is_full_build
+            from {{ previous_plan }}
+            where loaded_before > cast({{ dbt.string_literal(row['watermark']) }} as timestamp with time zone)
+        {%- endset -%}
+        {%- set unfinished = run_query(query).rows -%}
+        {%- if unfinished | length > 0 and unfinished[0]['is_full_build'] -%}
+            {{ return(dict(full, reason='the previous full build stopped before client_month')) }}
+        {%- elif unfinished | length > 0 -%}
+            {{ return(dict(by_client, carry_over=true, reason=reason ~ ', and the clients of the previous run, which stopped before client_month')) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(dict(by_client, reason=reason)) }}
 {%- endmacro %}
 
 

@@ -388,6 +388,56 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     assert "int_changed_clients" not in grain_test_sql(tmp_path / "full")
 
 
+@pytest.mark.parametrize("stopped_run", [[], ["--full-refresh"]], ids=["by client", "full refresh"])
+def test_a_build_that_stops_after_the_lines_hides_no_change_from_the_next(
+    sources, warehouse, tmp_path: Path, stopped_run: list[str]
+) -> None:
+    """A build that rewrites int_invoice_lines_credited and stops before client_month leaves the
+    lines ahead of client_month (`dbt run` of the lines and their parents stands for a build
+    stopped there: a worker killed, a connection dropped). The next build must still rebuild the
+    client of an invoice moved to an earlier month, although the lines it compares edited invoices
+    with already hold the new date: it repeats the stopped plan."""
+    as_of_month = last_complete_month(sources.data)
+    previous_month = (as_of_month - timedelta(days=1)).replace(day=1)
+    extract_everything(sources, warehouse, "run-1")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "full")
+    with psycopg.connect(warehouse) as conn:
+        invoice_id, client_id, amount = conn.execute(
+            "select lines.invoice_id, lines.client_id, sum(lines.amount) "
+            "from intermediate.int_invoice_lines_credited as lines "
+            "join marts.client_month as earlier on earlier.client_id = lines.client_id "
+            "and earlier.month = %s "
+            "where lines.currency = 'RUB' and lines.revenue_month = %s "
+            "and extract(day from lines.issued_at at time zone 'UTC') <= 28 "
+            "group by lines.invoice_id, lines.client_id order by lines.invoice_id limit 1",
+            (previous_month, as_of_month),
+        ).fetchone()
+    before = {m: net_revenue(warehouse, client_id, m) for m in (previous_month, as_of_month)}
+    with psycopg.connect(sources.billing) as conn:
+        conn.execute(
+            "update public.invoices set issued_at = issued_at - interval '1 month', "
+            "updated_at = (select max(updated_at) from public.invoices) + interval '1 minute' "
+            "where id = %s",
+            (int(invoice_id),),
+        )
+    extract_everything(sources, warehouse, "run-2")
+
+    run_dbt(
+        ["run", "--select", "+int_invoice_lines_credited", *stopped_run],
+        warehouse,
+        as_of_month,
+        tmp_path / "lines only",
+    )
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "next")
+    with psycopg.connect(warehouse) as conn:
+        plan = conn.execute(
+            "select is_full_build, carries_previous_plan from intermediate.int_build_watermark"
+        ).fetchone()
+    assert plan == ((True, False) if stopped_run else (False, True))
+    assert net_revenue(warehouse, client_id, as_of_month) == before[as_of_month] - amount
+    assert net_revenue(warehouse, client_id, previous_month) == before[previous_month] + amount
+
+
 def grain_test_sql(target: Path) -> str:
     (path,) = (target / "run").rglob("unique_combination_of_columns_client_month_client_id__month*.sql")
     return path.read_text()

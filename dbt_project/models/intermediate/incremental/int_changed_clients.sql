@@ -1,6 +1,12 @@
 {{ config(post_hook=["analyze {{ this }}", "{{ log_changed_clients() }}"]) }}
+{%- set previous_plan = existing_model_relation('int_changed_clients') %}
+{%- if previous_plan is none %}
+    {%- set previous_plan = '(select cast(null as text) as client_id where false)' %}
+{%- endif %}
 -- The clients whose client-path rows this run rewrites (macros/incremental.sql): those that a
--- source row loaded at or after the previous build's safe point touches. Empty on a full build.
+-- source row loaded at or after the previous build's safe point touches, and those of a previous
+-- run that stopped before client_month (int_build_watermark.carries_previous_plan). Empty on a
+-- full build.
 with
 
 build as (
@@ -15,13 +21,25 @@ touched as (
 
 ),
 
+carried as (
+
+    -- read while this model is rebuilt: the table still holds the previous run's clients
+    select previous_plan.client_id
+    from {{ previous_plan }} as previous_plan
+    where (select build.carries_previous_plan from build)
+
+),
+
 final as (
 
-    select distinct touched.client_id
-
+    select touched.client_id
     from touched
-
     where not (select build.is_full_build from build)
+
+    union
+
+    select carried.client_id
+    from carried
 
 )
 
