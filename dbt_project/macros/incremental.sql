@@ -79,6 +79,10 @@
     invoice line (by its invoice's date) or credit note of a later day. An edited row always
     counts, as its earlier version is not in raw any more. Staging keeps deleted rows, so a soft
     deletion touches its client like any edit.
+    Each row is (client_id, reaches_revenue): true for the rows that can change what the revenue
+    models hold (clients, owner changes, invoices, their lines, credit notes, fx rates); false for
+    activities, requests, surveys, contacts and managers, which reach only cost to serve, health,
+    the portfolio flags and client_month. A client may appear many times.
 #}
 {% macro incremental_changed_clients(since) -%}
     {%- set window_last_day = 'cast(' ~ dbt.last_day(as_of_month(), 'month') ~ ' as date)' -%}
@@ -97,18 +101,18 @@
     {%- set named_by_activities = {'stg_crm__contacts': 'contact_id', 'stg_crm__managers': 'manager_id'} -%}
     {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
     {%- for name in by_client %}
-        select client_id from {{ ref(name) }} where loaded_at >= {{ since }}
-        union
+        select client_id, true as reaches_revenue from {{ ref(name) }} where loaded_at >= {{ since }}
+        union all
     {%- endfor %}
     {%- for name, date_column in dated_by_client.items() %}
-        select client_id from {{ ref(name) }}
+        select client_id, false as reaches_revenue from {{ ref(name) }}
         where
             loaded_at >= {{ since }}
             and not {{ incremental_new_after_window('first_loaded_at', since, date_column) }}
-        union
+        union all
     {%- endfor %}
         {%- if built_lines is none %}
-        select invoices.client_id
+        select invoices.client_id, true as reaches_revenue
         from {{ ref('stg_billing__invoices') }} as invoices
         where
             invoices.loaded_at >= {{ since }}
@@ -118,7 +122,9 @@
             its client, unless the edit is one the client path cannot see (in scope before and
             after, same client, instant and currency: an invoice paid, say); and the client it was
             credited to, when the invoice moved to another #}
-        select case when sides.side = 1 then edits.client_id else edits.credited_client_id end
+        select
+            case when sides.side = 1 then edits.client_id else edits.credited_client_id end,
+            true as reaches_revenue
         from (
             select
                 invoices.client_id,
@@ -142,26 +148,26 @@
             (sides.side = 1 and not edits.is_unseen_by_client_path)
             or (sides.side = 2 and edits.credited_client_id <> edits.client_id)
         {%- endif %}
-        union
+        union all
     {%- for name, date_column in dated_through_invoice.items() %}
-        select invoices.client_id
+        select invoices.client_id, true as reaches_revenue
         from {{ ref(name) }} as documents
         inner join {{ ref('stg_billing__invoices') }} as invoices
             on documents.invoice_id = invoices.invoice_id
         where
             documents.loaded_at >= {{ since }}
             and not {{ incremental_new_after_window('documents.first_loaded_at', since, date_column) }}
-        union
+        union all
     {%- endfor %}
     {%- for name, key in named_by_activities.items() %}
-        select activities.client_id
+        select activities.client_id, false as reaches_revenue
         from {{ ref(name) }} as named
         inner join {{ ref('stg_crm__activities') }} as activities
             on named.{{ key }} = activities.{{ key }}
         where named.loaded_at >= {{ since }}
-        union
+        union all
     {%- endfor %}
-        select documents.client_id
+        select documents.client_id, true as reaches_revenue
         from (
             select
                 invoices.client_id,
@@ -213,18 +219,25 @@
 
 {#
     Post-hook of int_changed_clients: logs how many clients a build by client rewrites, of how many
-    the CRM knows ("client path: <n> of <all> clients changed"). Runs no SQL of its own.
+    the CRM knows, and how many of them the revenue models rewrite ("client path: <n> of <all>
+    clients changed, <r> of them through a revenue source"). Runs no SQL of its own.
 #}
 {% macro log_changed_clients() -%}
     {%- if execute and run_is_by_client() -%}
         {%- set query -%}
             select
                 (select count(*) from {{ this }}) as changed,
+                (select count(*) from {{ this }} where reaches_revenue) as revenue,
                 (select count(*) from {{ ref('stg_crm__clients') }}) as known
         {%- endset -%}
         {%- set rows = run_query(query).rows -%}
         {%- if rows | length > 0 -%}
-            {{ log('client path: ' ~ rows[0]['changed'] ~ ' of ' ~ rows[0]['known'] ~ ' clients changed', info=true) }}
+            {%- set row = rows[0] -%}
+            {{ log(
+                'client path: ' ~ row['changed'] ~ ' of ' ~ row['known'] ~ ' clients changed, '
+                ~ row['revenue'] ~ ' of them through a revenue source',
+                info=true,
+            ) }}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -356,16 +369,26 @@
 {%- endmacro %}
 
 
-{# SQL: `column` holds a client this run rebuilds (int_changed_clients, looked up: the callers depend on it). #}
-{% macro is_changed_client(column='client_id') -%}
-    {{ column }} in (select changed.client_id from {{ model_relation('int_changed_clients') }} as changed)
+{#
+    SQL: `column` holds a client this run rebuilds (int_changed_clients, looked up: the callers
+    depend on it). `part`: 'all' the client path, or 'revenue' the models of net revenue, cost and
+    status (int_invoice_lines_credited, int_client_revenue_month, int_client_month_revenue), which
+    only the clients a revenue source touched need (an edited activity changes none of them).
+#}
+{% macro is_changed_client(column='client_id', part='all') -%}
+    {{ column }} in (
+        select changed.client_id from {{ model_relation('int_changed_clients') }} as changed
+        {%- if part == 'revenue' %}
+        where changed.reaches_revenue
+        {%- endif %}
+    )
 {%- endmacro %}
 
 
 {# The filter of a client-path import CTE: the changed clients, on an incremental run by client. #}
-{% macro changed_clients_only(column='client_id') -%}
+{% macro changed_clients_only(column='client_id', part='all') -%}
     {%- if incremental_by_client() %}
-    where {{ is_changed_client(column) }}
+    where {{ is_changed_client(column, part) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -374,11 +397,11 @@
     Pre-hook of a client-path model: before the changed clients are inserted again, delete every
     row they had (a soft-deleted client's, a month that is gone); on a full plan, every row.
 #}
-{% macro delete_changed_clients() -%}
+{% macro delete_changed_clients(part='all') -%}
     {%- if execute and this is not none and is_incremental() -%}
         delete from {{ this }}
         {%- if incremental_by_client() %}
-        where {{ is_changed_client() }}
+        where {{ is_changed_client(part=part) }}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

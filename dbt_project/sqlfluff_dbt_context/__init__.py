@@ -92,8 +92,13 @@ def _type_string() -> str:
     return "text"
 
 
+def _bool_or(expression: str) -> str:
+    return f"bool_or({expression})"
+
+
 # dbt's cross-database macros, as dbt-postgres renders them.
 dbt = SimpleNamespace(
+    bool_or=_bool_or,
     dateadd=_dateadd,
     date_trunc=_date_trunc,
     datediff=_datediff,

@@ -205,6 +205,51 @@ def change_contacts_of_untouched_clients(data: Path, as_of_month, avoid: set[str
     return {"rebuilt": activity["client_id"], "not rebuilt": quiet_client}
 
 
+def change_owners_of_untouched_clients(
+    data: Path, billing: str, as_of_month, avoid: set[str]
+) -> dict[str, str]:
+    """Two CRM edits that reach revenue and nothing else, each on a client outside `avoid` with an
+    in-scope invoice of as_of_month and only base-currency invoices (so no fx rate of the day
+    reaches it): an owner change an hour before that invoice is added (its lines move to another
+    manager), and the other client is soft-deleted (its revenue leaves every mart)."""
+    with psycopg.connect(billing) as conn:
+        invoiced = conn.execute(
+            "select client_id, min(issued_at) from public.invoices "
+            "where status in ('issued', 'paid') and issued_at >= %s and issued_at < %s "
+            "and not client_id = any(%s) and client_id not in ("
+            "  select client_id from public.invoices where currency <> 'RUB') "
+            "group by client_id order by client_id limit 2",
+            (as_of_month, window_end_of(as_of_month), list(avoid)),
+        ).fetchall()
+    (moved, issued_at), (deleted, _) = invoiced
+    clients_entity, changes_entity = entity("crm", "clients"), entity("crm", "owner_changes")
+    clients = {c["id"]: c for c in read_entity(data, clients_entity)}
+    changes = list(read_entity(data, changes_entity))
+    updated = max(parse_instant(c["updated_at"]) for c in clients.values()) + timedelta(minutes=1)
+    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    history = sorted(
+        (c for c in changes if c["client_id"] == moved), key=lambda c: (c["changed_at"], c["id"])
+    )
+    owner = history[-1]["new_owner_id"] if history else clients[moved]["owner_id"]
+    successor = next(
+        m["id"]
+        for m in sorted(read_entity(data, entity("crm", "managers")), key=lambda m: m["id"])
+        if m["id"] != owner
+    )
+    change = {
+        "id": "OC-NEW-1",
+        "client_id": moved,
+        "old_owner_id": owner,
+        "new_owner_id": successor,
+        "changed_at": (issued_at - timedelta(hours=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updated_at": stamp,
+    }
+    write_entity(data, changes_entity, [*changes, change])
+    clients[deleted] = {**clients[deleted], "deleted_at": stamp, "updated_at": stamp}
+    write_entity(data, clients_entity, clients.values())
+    return {"owner changed": moved, "client deleted": deleted}
+
+
 def window_end_of(as_of_month) -> datetime:
     """The first instant after the reporting window (reporting_tz is UTC here)."""
     return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
@@ -253,6 +298,13 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         as_of_month,
         clients_in_delta(delta, sources.data) | {credited_client}.union(*invoice_cases.values()),
     )
+    owner_cases = change_owners_of_untouched_clients(
+        sources.data,
+        sources.billing,
+        as_of_month,
+        clients_in_delta(delta, sources.data)
+        | {credited_client, *contact_cases.values()}.union(*invoice_cases.values()),
+    )
     sources.crm.reload()
     extract_everything(sources, warehouse, "run-2")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
@@ -282,21 +334,35 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         (fingerprints,) = conn.execute(
             "select count(distinct _build_parameters) from marts.client_month"
         ).fetchone()
-    assert deleted_after == deleted_before + 1
+    assert deleted_after == deleted_before + 2  # the day's and the owner case's
     assert fingerprints == 1
     assert sum(changed.values()) > 0
     assert_new_rows_after_the_window_change_no_client(warehouse, as_of_month)
     with psycopg.connect(warehouse) as conn:
-        changed = {c for (c,) in conn.execute("select client_id from intermediate.int_changed_clients")}
-    assert {case: clients - changed for case, clients in invoice_cases.items()} == {
+        changed = dict(
+            conn.execute("select client_id, reaches_revenue from intermediate.int_changed_clients").fetchall()
+        )
+    # each invoice case reaches the revenue models
+    assert {case: {c for c in clients if not changed.get(c)} for case, clients in invoice_cases.items()} == {
         case: set() for case in invoice_cases
     }
+    assert {case: changed.get(client) for case, client in owner_cases.items()} == {
+        case: True for case in owner_cases
+    }
+    assert contact_cases["rebuilt"] in changed, "the client of an activity whose contact changed role"
+    assert contact_cases["not rebuilt"] not in changed, "a new contact that no activity names"
     with psycopg.connect(warehouse) as conn:
         (known,) = conn.execute("select count(*) from staging.stg_crm__clients").fetchone()
     log = (tmp_path / "incremental" / "logs" / "dbt.log").read_text()
-    assert f"client path: {len(changed)} of {known} clients changed" in log
-    assert contact_cases["rebuilt"] in changed, "the client of an activity whose contact changed role"
-    assert contact_cases["not rebuilt"] not in changed, "a new contact that no activity names"
+    revenue = sum(changed.values())
+    assert 0 < revenue < len(changed)
+    assert (
+        f"client path: {len(changed)} of {known} clients changed, {revenue} of them through a revenue source"
+        in log
+    )
+    revenue_rows = rows_written(tmp_path / "incremental", "int_client_month_revenue")
+    client_rows = rows_written(tmp_path / "incremental", "client_month")
+    assert 0 < revenue_rows < client_rows, "the revenue models rewrite only the revenue-changed clients"
 
 
 DATED_ROWS = {

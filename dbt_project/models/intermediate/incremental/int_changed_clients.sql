@@ -32,14 +32,25 @@ carried as (
 
 final as (
 
-    select touched.client_id
-    from touched
-    where not (select build.is_full_build from build)
+    select
+        changes.client_id,
+        {{ dbt.bool_or('changes.reaches_revenue') }} as reaches_revenue
+    from (
+        select
+            touched.client_id,
+            touched.reaches_revenue
+        from touched
+        where not (select build.is_full_build from build)
 
-    union
+        union all
 
-    select carried.client_id
-    from carried
+        -- a stopped run may have rewritten any model of the path for its clients
+        select
+            carried.client_id,
+            true as reaches_revenue
+        from carried
+    ) as changes
+    group by changes.client_id
 
 )
 

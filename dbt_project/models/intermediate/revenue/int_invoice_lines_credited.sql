@@ -3,7 +3,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     meta={'rebuilt_by_client': true},
-    pre_hook="{{ delete_changed_clients() }}",
+    pre_hook="{{ delete_changed_clients(part='revenue') }}",
     post_hook="{{ assert_fx_rates_found('currency', 'issued_date') }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
@@ -22,7 +22,7 @@ invoice_lines as (
 invoices as (
 
     select * from {{ ref('int_invoices_credited') }}
-    {{- changed_clients_only() }}
+    {{- changed_clients_only(part='revenue') }}
 
 ),
 
