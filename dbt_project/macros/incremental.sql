@@ -61,7 +61,14 @@
 {#
     Clients that a source row loaded at or after `since` (a SQL timestamptz expression) touches, by
     the way each row reaches a client:
-      clients, owner changes, activities, requests, surveys: their client;
+      clients: an edit of what the marts read of a client, compared with the last build's
+        int_clients_live (rebuilt after the plan): it came or went (created, deleted, restored),
+        its segment, VIP flag, wallet estimate or created_at, or its owner_id when it has no
+        owner changes (then owner_id owns it); a client deleted then and now touches nothing;
+      owner changes: their client, unless the row is new, effective at or after the end of the
+        window and not the client's first (so the ownership of every instant the marts read
+        stays; a first change also sets the owner before it): a reassignment entered today;
+      activities, requests, surveys: their client;
       contacts (their buying role is read through an activity's contact): the clients of the
         activities that name them; a contact no activity names touches nothing;
       invoices: their client, unless the edit changes nothing the client path reads: the
@@ -86,7 +93,6 @@
 #}
 {% macro incremental_changed_clients(since) -%}
     {%- set window_last_day = 'cast(' ~ dbt.last_day(as_of_month(), 'month') ~ ' as date)' -%}
-    {%- set by_client = ['stg_crm__clients', 'stg_crm__owner_changes'] -%}
     {%- set dated_by_client = {
         'stg_crm__activities': 'occurred_at',
         'stg_crm__requests': 'created_at',
@@ -100,10 +106,61 @@
     {#- rows that reach the marts through the activities naming them -#}
     {%- set named_by_activities = {'stg_crm__contacts': 'contact_id', 'stg_crm__managers': 'manager_id'} -%}
     {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
-    {%- for name in by_client %}
-        select client_id, true as reaches_revenue from {{ ref(name) }} where loaded_at >= {{ since }}
+    {%- set built_clients = existing_model_relation('int_clients_live') -%}
+    {%- if built_clients is none %}
+        select client_id, true as reaches_revenue from {{ ref('stg_crm__clients') }} where loaded_at >= {{ since }}
+    {%- else %}
+        {#- each edited client beside the attributes the last build read (int_clients_live): only
+            a change of one the marts read touches it #}
+        select
+            clients.client_id,
+            (
+                built.client_id is null
+                or clients.is_deleted
+                or (changes.client_id is null and clients.owner_id is distinct from built.owner_id)
+            ) as reaches_revenue
+        from {{ ref('stg_crm__clients') }} as clients
+        left join {{ built_clients }} as built
+            on clients.client_id = built.client_id
+        left join (
+            select distinct owner_changes.client_id from {{ ref('stg_crm__owner_changes') }} as owner_changes
+        ) as changes
+            on clients.client_id = changes.client_id
+        where
+            clients.loaded_at >= {{ since }}
+            -- deleted then and now: the marts held nothing of it
+            and not (built.client_id is null and clients.is_deleted)
+            and not coalesce(
+                not clients.is_deleted
+                and clients.segment is not distinct from built.segment
+                and clients.is_vip is not distinct from built.is_vip
+                and clients.wallet_estimate is not distinct from built.wallet_estimate
+                and clients.created_at is not distinct from built.created_at
+                -- owner_id counts only for a client without owner changes
+                and (changes.client_id is not null or clients.owner_id is not distinct from built.owner_id),
+                false
+            )
+    {%- endif %}
         union all
-    {%- endfor %}
+        {#- an owner change counts unless it is new, effective after the window and not the
+            client's first (the first also sets the owner before it) #}
+        select owner_changes.client_id, true as reaches_revenue
+        from {{ ref('stg_crm__owner_changes') }} as owner_changes
+        left join (
+            select
+                earliest.client_id,
+                min(earliest.changed_at) as first_changed_at
+            from {{ ref('stg_crm__owner_changes') }} as earliest
+            group by earliest.client_id
+        ) as firsts
+            on owner_changes.client_id = firsts.client_id
+        where
+            owner_changes.loaded_at >= {{ since }}
+            and not (
+                {{ incremental_new_after_window('owner_changes.first_loaded_at', since, 'owner_changes.changed_at') }}
+                and coalesce(firsts.first_changed_at < owner_changes.changed_at, false)
+            )
+        union all
     {%- for name, date_column in dated_by_client.items() %}
         select client_id, false as reaches_revenue from {{ ref(name) }}
         where

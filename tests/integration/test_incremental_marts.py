@@ -250,6 +250,63 @@ def change_owners_of_untouched_clients(
     return {"owner changed": moved, "client deleted": deleted}
 
 
+def change_clients_of_untouched_clients(data: Path, as_of_month, avoid: set[str]) -> dict[str, set[str]]:
+    """Three CRM edits, each on a live client outside `avoid`: its wallet estimate re-estimated
+    (client_month reads it: rebuilt), its industry edited (no mart reads it: not rebuilt), and a
+    reassignment entered after the window, on a client with earlier owner changes (an owner
+    change effective after every instant the marts read, and clients.owner_id, which owner
+    changes override: not rebuilt). And a client with no owner changes gets its first, entered
+    after the window, whose old owner differs from clients.owner_id: the first change sets the
+    owner of every earlier instant, so it is rebuilt, through revenue."""
+    clients_entity, changes_entity = entity("crm", "clients"), entity("crm", "owner_changes")
+    clients = {c["id"]: c for c in read_entity(data, clients_entity)}
+    changes = list(read_entity(data, changes_entity))
+    with_changes = {c["client_id"] for c in changes}
+    quiet = sorted(c for c, row in clients.items() if c not in avoid and row["deleted_at"] is None)
+    reassigned = next(c for c in quiet if c in with_changes)
+    first_change = next(c for c in quiet if c not in with_changes)
+    wallet, industry = [c for c in quiet if c not in (reassigned, first_change)][:2]
+    updated = max(parse_instant(c["updated_at"]) for c in clients.values()) + timedelta(minutes=2)
+    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    owner = max(
+        (c for c in changes if c["client_id"] == reassigned), key=lambda c: (c["changed_at"], c["id"])
+    )
+    managers = sorted(m["id"] for m in read_entity(data, entity("crm", "managers")))
+    successor = next(m for m in managers if m != owner["new_owner_id"])
+    first_owner = next(m for m in managers if m != clients[first_change]["owner_id"])
+    assert updated >= window_end_of(as_of_month)
+    changes.append(
+        {
+            "id": "OC-NEW-2",
+            "client_id": reassigned,
+            "old_owner_id": owner["new_owner_id"],
+            "new_owner_id": successor,
+            "changed_at": stamp,
+            "updated_at": stamp,
+        }
+    )
+    changes.append(
+        {
+            "id": "OC-NEW-3",
+            "client_id": first_change,
+            "old_owner_id": first_owner,
+            "new_owner_id": next(m for m in managers if m != first_owner),
+            "changed_at": stamp,
+            "updated_at": stamp,
+        }
+    )
+    write_entity(data, changes_entity, changes)
+    clients[reassigned] = {**clients[reassigned], "owner_id": successor, "updated_at": stamp}
+    clients[wallet] = {**clients[wallet], "wallet_estimate": "123450000.00", "updated_at": stamp}
+    clients[industry] = {**clients[industry], "industry": "edited industry", "updated_at": stamp}
+    write_entity(data, clients_entity, clients.values())
+    return {
+        "rebuilt": {wallet},
+        "rebuilt through revenue": {first_change},
+        "not rebuilt": {reassigned, industry},
+    }
+
+
 def window_end_of(as_of_month) -> datetime:
     """The first instant after the reporting window (reporting_tz is UTC here)."""
     return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
@@ -305,6 +362,12 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         clients_in_delta(delta, sources.data)
         | {credited_client, *contact_cases.values()}.union(*invoice_cases.values()),
     )
+    client_cases = change_clients_of_untouched_clients(
+        sources.data,
+        as_of_month,
+        clients_in_delta(delta, sources.data)
+        | {credited_client, *contact_cases.values(), *owner_cases.values()}.union(*invoice_cases.values()),
+    )
     sources.crm.reload()
     extract_everything(sources, warehouse, "run-2")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
@@ -349,6 +412,12 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert {case: changed.get(client) for case, client in owner_cases.items()} == {
         case: True for case in owner_cases
     }
+    assert {c: changed.get(c) for c in client_cases["rebuilt"]} == dict.fromkeys(
+        client_cases["rebuilt"], False
+    )
+    first_change = client_cases["rebuilt through revenue"]
+    assert {c: changed.get(c) for c in first_change} == dict.fromkeys(first_change, True)
+    assert not client_cases["not rebuilt"] & set(changed), "a reassignment after the window, an unread edit"
     assert contact_cases["rebuilt"] in changed, "the client of an activity whose contact changed role"
     assert contact_cases["not rebuilt"] not in changed, "a new contact that no activity names"
     with psycopg.connect(warehouse) as conn:

@@ -1,4 +1,6 @@
--- Clients that count: every client except the soft-deleted ones.
+-- depends_on: {{ ref('int_changed_clients') }}
+-- Clients that count: every client except the soft-deleted ones. Built after the plan, which
+-- compares edited clients with the previous build's table (macros/incremental.sql).
 with
 
 clients as (
