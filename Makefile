@@ -46,7 +46,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/sqlfluff lint dbt_project
+	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
 
 format: install
 	$(VENV)/bin/ruff format .

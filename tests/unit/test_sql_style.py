@@ -37,8 +37,9 @@ def test_models_and_tests_follow_the_house_sql_style():
         for v in record["violations"]
     ]
     assert len(records) > 50, "the lint found none or few of the models"
-    assert problems == [], "sqlfluff lint dbt_project (then `sqlfluff fix` and review):\n" + "\n".join(
-        problems
+    assert problems == [], (
+        "sqlfluff lint dbt_project/models dbt_project/tests (then `sqlfluff fix` and review):\n"
+        + "\n".join(problems)
     )
 
 
