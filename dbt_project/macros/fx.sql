@@ -39,7 +39,7 @@
                 {{ rate_column }} is null
                 {%- if incremental_by_client() %}
                 {#- the other clients' rows were checked when they were written #}
-                and {{ is_changed_client() }}
+                and {{ is_changed_client(part=rebuilt_part()) }}
                 {%- endif %}
             group by 1, 2
             order by 1, 2

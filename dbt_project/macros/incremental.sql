@@ -429,8 +429,10 @@
 {#
     SQL: `column` holds a client this run rebuilds (int_changed_clients, looked up: the callers
     depend on it). `part`: 'all' the client path, or 'revenue' the models of net revenue, cost and
-    status (int_invoice_lines_credited, int_client_revenue_month, int_client_month_revenue), which
-    only the clients a revenue source touched need (an edited activity changes none of them).
+    status (int_invoice_lines_credited, int_client_revenue_month, int_client_month_revenue: meta
+    `rebuilt_by_client: revenue`), which only the clients a revenue source touched need (an
+    edited activity changes none of them). The hooks and import filters take the part from the
+    model's meta (rebuilt_part), so each model states it once.
 #}
 {% macro is_changed_client(column='client_id', part='all') -%}
     {{ column }} in (
@@ -442,10 +444,16 @@
 {%- endmacro %}
 
 
+{# The part of the changed clients the current model rewrites: 'revenue' (meta rebuilt_by_client: revenue) or 'all'. #}
+{% macro rebuilt_part() -%}
+    {{ return('revenue' if config.get('meta', {}).get('rebuilt_by_client') == 'revenue' else 'all') }}
+{%- endmacro %}
+
+
 {# The filter of a client-path import CTE: the changed clients, on an incremental run by client. #}
-{% macro changed_clients_only(column='client_id', part='all') -%}
+{% macro changed_clients_only(column='client_id') -%}
     {%- if incremental_by_client() %}
-    where {{ is_changed_client(column, part) }}
+    where {{ is_changed_client(column, rebuilt_part()) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -454,11 +462,11 @@
     Pre-hook of a client-path model: before the changed clients are inserted again, delete every
     row they had (a soft-deleted client's, a month that is gone); on a full plan, every row.
 #}
-{% macro delete_changed_clients(part='all') -%}
+{% macro delete_changed_clients() -%}
     {%- if execute and this is not none and is_incremental() -%}
         delete from {{ this }}
         {%- if incremental_by_client() %}
-        where {{ is_changed_client(part=part) }}
+        where {{ is_changed_client(part=rebuilt_part()) }}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

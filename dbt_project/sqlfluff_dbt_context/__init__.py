@@ -165,3 +165,16 @@ flags = SimpleNamespace(FULL_REFRESH=False, WHICH="build")
 def log(message: str, info: bool = False) -> str:
     """dbt's `log`: renders nothing."""
     return ""
+
+
+class _Config:
+    """dbt's `config`: called in a model it renders nothing; `config.get` answers the default (no model config here)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        return ""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+config = _Config()

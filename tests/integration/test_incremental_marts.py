@@ -521,6 +521,10 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     # the data tests of client-path models read only the changed clients' rows on that run
     assert "int_changed_clients" in grain_test_sql(tmp_path / "after")
     assert "int_changed_clients" not in grain_test_sql(tmp_path / "full")
+    # and those of the revenue models only the clients a revenue source touched
+    lines_test = grain_test_sql(tmp_path / "after", "unique_int_invoice_lines_credited_invoice_line_id")
+    assert "reaches_revenue" in lines_test
+    assert "reaches_revenue" not in grain_test_sql(tmp_path / "after")
 
 
 @pytest.mark.parametrize("stopped_run", [[], ["--full-refresh"]], ids=["by client", "full refresh"])
@@ -573,6 +577,8 @@ def test_a_build_that_stops_after_the_lines_hides_no_change_from_the_next(
     assert net_revenue(warehouse, client_id, previous_month) == before[previous_month] + amount
 
 
-def grain_test_sql(target: Path) -> str:
-    (path,) = (target / "run").rglob("unique_combination_of_columns_client_month_client_id__month*.sql")
+def grain_test_sql(
+    target: Path, test: str = "unique_combination_of_columns_client_month_client_id__month"
+) -> str:
+    (path,) = (target / "run").rglob(f"{test}*.sql")
     return path.read_text()

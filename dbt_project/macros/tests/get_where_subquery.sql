@@ -2,7 +2,8 @@
     The relation a generic data test reads. A `dbt build` whose plan rewrites only the changed
     clients (int_build_watermark) tests only what that run could have changed; the other rows are
     those an earlier build wrote and tested:
-      - a model rebuilt by client (config meta `rebuilt_by_client`): the changed clients' rows.
+      - a model rebuilt by client (config meta `rebuilt_by_client`): the changed clients' rows
+        (`revenue`: those a revenue source touched, the only ones it rewrote).
         Grain tests stay exact, as each of those models' keys starts with client_id (a line's
         invoice belongs to one client);
       - a staging view (config meta `tested_by_load`): the rows loaded at or after the previous
@@ -18,8 +19,8 @@
     {%- endif -%}
     {%- set scope = test_scope(relation) -%}
     {%- if scope and flags.WHICH == 'build' and run_is_by_client() -%}
-        {%- if scope == 'client' -%}
-            {%- do conditions.append(is_changed_client()) -%}
+        {%- if scope in ('client', 'revenue') -%}
+            {%- do conditions.append(is_changed_client(part='revenue' if scope == 'revenue' else 'all')) -%}
         {%- else -%}
             {%- set build = model_relation('int_build_watermark') -%}
             {%- do conditions.append('loaded_at >= (select build.changes_loaded_from from ' ~ build ~ ' as build)') -%}
@@ -32,14 +33,21 @@
 {%- endmacro %}
 
 
-{# 'client', 'load' or none: how a build by client scopes the tests of the model behind `relation`. #}
+{#
+    'client', 'revenue', 'load' or none: how a build by client scopes the tests of the model behind
+    `relation` (meta `rebuilt_by_client: revenue` marks the models that rebuild only the clients a
+    revenue source touched).
+#}
 {% macro test_scope(relation) -%}
     {%- if not execute or relation is string -%}
         {{ return(none) }}
     {%- endif -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model' and node.alias == relation.identifier and node.schema == relation.schema -%}
-            {%- if node.config.meta.get('rebuilt_by_client', false) -%}
+            {%- set rebuilt = node.config.meta.get('rebuilt_by_client', false) -%}
+            {%- if rebuilt == 'revenue' -%}
+                {{ return('revenue') }}
+            {%- elif rebuilt -%}
                 {{ return('client') }}
             {%- elif node.config.meta.get('tested_by_load', false) -%}
                 {{ return('load') }}

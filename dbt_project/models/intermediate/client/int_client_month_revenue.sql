@@ -2,8 +2,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={'rebuilt_by_client': true},
-    pre_hook="{{ delete_changed_clients(part='revenue') }}",
+    meta={'rebuilt_by_client': 'revenue'},
+    pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
 -- Net revenue and activity status of every client in every month from its first revenue month
@@ -19,7 +19,7 @@ with
 client_revenue as (
 
     select * from {{ ref('int_client_revenue_month') }}
-    {{- changed_clients_only(part='revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 

@@ -2,8 +2,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={'rebuilt_by_client': true},
-    pre_hook="{{ delete_changed_clients(part='revenue') }}",
+    meta={'rebuilt_by_client': 'revenue'},
+    pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
 -- Net revenue N(c, m) and cost C(c, m) per client and month (metrics.md "Revenue and credit"),
@@ -16,14 +16,14 @@ with
 invoice_lines as (
 
     select * from {{ ref('int_invoice_lines_credited') }}
-    {{- changed_clients_only(part='revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 
 credit_notes as (
 
     select * from {{ ref('int_credit_notes_credited') }}
-    {{- changed_clients_only(part='revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 

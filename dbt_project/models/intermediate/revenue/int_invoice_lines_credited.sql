@@ -1,9 +1,11 @@
+{#- the index: a build by client deletes, reads and tests a few clients' lines of ~10M #}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={'rebuilt_by_client': true},
-    pre_hook="{{ delete_changed_clients(part='revenue') }}",
+    meta={'rebuilt_by_client': 'revenue'},
+    indexes=[{'columns': ['client_id']}],
+    pre_hook="{{ delete_changed_clients() }}",
     post_hook="{{ assert_fx_rates_found('currency', 'issued_date') }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
@@ -22,7 +24,7 @@ invoice_lines as (
 invoices as (
 
     select * from {{ ref('int_invoices_credited') }}
-    {{- changed_clients_only(part='revenue') }}
+    {{- changed_clients_only() }}
 
 ),
 
