@@ -472,12 +472,41 @@
 {%- endmacro %}
 
 
+{# SQL: `column` holds a month this run ranks again (int_changed_months, looked up: the callers depend on it). #}
+{% macro is_changed_month(column='month') -%}
+    {{ column }} in (select changed.month from {{ model_relation('int_changed_months') }} as changed)
+{%- endmacro %}
+
+
+{# The filter of an import CTE of a model rebuilt by month: the changed months, on an incremental run by client. #}
+{% macro changed_months_only(column='month') -%}
+    {%- if incremental_by_client() %}
+    where {{ is_changed_month(column) }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{#
+    Pre-hook of a model rebuilt by month (int_client_month_abc): before the changed months are
+    inserted again, delete every row they had; on a full plan, every row.
+#}
+{% macro delete_changed_months() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        delete from {{ this }}
+        {%- if incremental_by_client() %}
+        where {{ is_changed_month() }}
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#
     Post-hook of client_month on a build by client: ABC ranks every active client of a month, so
     a changed client's T12 or activity can move the class of a client that did not change. Its
     row is kept and its class set from the fresh ranking (only the class can move: an unchanged
     client's activity, and so its place among the ranked, stays). The changed clients' rows were
-    just written from that ranking.
+    just written from that ranking, and only the months ranked again (int_changed_months) can
+    hold a moved class.
 #}
 {% macro update_moved_abc_classes(abc) -%}
     {%- if incremental_by_client() -%}
@@ -490,6 +519,8 @@
             target.client_id = abc.client_id
             and target.month = abc.month
             and target.abc_class is distinct from abc.abc_class
+            and {{ is_changed_month('abc.month') }}
+            and {{ is_changed_month('target.month') }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -432,6 +432,15 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     revenue_rows = rows_written(tmp_path / "incremental", "int_client_month_revenue")
     client_rows = rows_written(tmp_path / "incremental", "client_month")
     assert 0 < revenue_rows < client_rows, "the revenue models rewrite only the revenue-changed clients"
+    # the ABC ranking is redone for the months whose ranked clients or T12 moved (here every month:
+    # the soft-deleted client leaves each of them; one month only: the next test)
+    with psycopg.connect(warehouse) as conn:
+        ranked_months, ranked_rows = conn.execute(
+            "select count(distinct month), count(*) from intermediate.int_client_month_abc"
+        ).fetchone()
+        (changed_months,) = conn.execute("select count(*) from intermediate.int_changed_months").fetchone()
+    assert 0 < changed_months <= ranked_months
+    assert 0 < rows_written(tmp_path / "incremental", "int_client_month_abc") <= ranked_rows
 
 
 DATED_ROWS = {
@@ -525,6 +534,24 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     lines_test = grain_test_sql(tmp_path / "after", "unique_int_invoice_lines_credited_invoice_line_id")
     assert "reaches_revenue" in lines_test
     assert "reaches_revenue" not in grain_test_sql(tmp_path / "after")
+    # the line moved T12 in as_of_month only: that month alone is ranked again, and tested,
+    # and the ranking equals one made from scratch
+    abc = "select * from intermediate.int_client_month_abc"
+    with psycopg.connect(warehouse) as conn:
+        months = [month for (month,) in conn.execute("select month from intermediate.int_changed_months")]
+        ranked_by_month = Counter(conn.execute(abc).fetchall())
+    assert months == [as_of_month]
+    abc_test = "not_null_int_client_month_abc_month"
+    assert "int_changed_months" in grain_test_sql(tmp_path / "after", abc_test)
+    assert "int_changed_months" not in grain_test_sql(tmp_path / "full", abc_test)
+    run_dbt(
+        ["run", "--select", "int_client_month_abc", "--full-refresh"],
+        warehouse,
+        as_of_month,
+        tmp_path / "abc",
+    )
+    with psycopg.connect(warehouse) as conn:
+        assert Counter(conn.execute(abc).fetchall()) == ranked_by_month
 
 
 @pytest.mark.parametrize("stopped_run", [[], ["--full-refresh"]], ids=["by client", "full refresh"])

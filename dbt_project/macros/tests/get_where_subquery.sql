@@ -6,6 +6,8 @@
         (`revenue`: those a revenue source touched, the only ones it rewrote).
         Grain tests stay exact, as each of those models' keys starts with client_id (a line's
         invoice belongs to one client);
+      - a model rebuilt by month (config meta `rebuilt_by_month`): the rows of the months it
+        ranked again (int_changed_months); its keys include the month;
       - a staging view (config meta `tested_by_load`): the rows loaded at or after the previous
         build's safe point. Staging is 1:1 with raw, whose primary keys already make every key
         unique, so row-wise tests on new rows are exact.
@@ -21,6 +23,8 @@
     {%- if scope and flags.WHICH == 'build' and run_is_by_client() -%}
         {%- if scope in ('client', 'revenue') -%}
             {%- do conditions.append(is_changed_client(part='revenue' if scope == 'revenue' else 'all')) -%}
+        {%- elif scope == 'month' -%}
+            {%- do conditions.append(is_changed_month()) -%}
         {%- else -%}
             {%- set build = model_relation('int_build_watermark') -%}
             {%- do conditions.append('loaded_at >= (select build.changes_loaded_from from ' ~ build ~ ' as build)') -%}
@@ -34,9 +38,9 @@
 
 
 {#
-    'client', 'revenue', 'load' or none: how a build by client scopes the tests of the model behind
-    `relation` (meta `rebuilt_by_client: revenue` marks the models that rebuild only the clients a
-    revenue source touched).
+    'client', 'revenue', 'month', 'load' or none: how a build by client scopes the tests of the
+    model behind `relation` (meta `rebuilt_by_client: revenue` marks the models that rebuild only
+    the clients a revenue source touched, `rebuilt_by_month` those that rebuild changed months).
 #}
 {% macro test_scope(relation) -%}
     {%- if not execute or relation is string -%}
@@ -49,6 +53,8 @@
                 {{ return('revenue') }}
             {%- elif rebuilt -%}
                 {{ return('client') }}
+            {%- elif node.config.meta.get('rebuilt_by_month', false) -%}
+                {{ return('month') }}
             {%- elif node.config.meta.get('tested_by_load', false) -%}
                 {{ return('load') }}
             {%- endif -%}

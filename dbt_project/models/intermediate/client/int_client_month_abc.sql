@@ -1,12 +1,22 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_month': true},
+    pre_hook="{{ delete_changed_months() }}",
+) }}
+-- depends_on: {{ ref('int_changed_months') }}
 -- ABC class of every client active in m (metrics.md "Portfolio quality"): active clients of the
 -- month ranked by T12 descending, ties by client id in byte order; a client is A while the
 -- cumulative T12 share of the clients ranked before it is below abc_thresholds.a (0.80), B below
 -- abc_thresholds.b (0.95), else C. The share is over the T12 of all active clients of the month.
+-- A build by client ranks again only the months int_changed_months lists (macros/incremental.sql).
 with
 
 client_months as (
 
     select * from {{ ref('int_client_month_revenue') }}
+    {{- changed_months_only() }}
 
 ),
 
