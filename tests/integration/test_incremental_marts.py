@@ -530,6 +530,16 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     # the data tests of client-path models read only the changed clients' rows on that run
     assert "int_changed_clients" in grain_test_sql(tmp_path / "after")
     assert "int_changed_clients" not in grain_test_sql(tmp_path / "full")
+    # client_month's row-wise tests read the rows this build stamped, with the stamp as a literal
+    with psycopg.connect(warehouse) as conn:
+        (stamp,) = conn.execute("select loaded_before from intermediate.int_build_watermark").fetchone()
+        (stamped,) = conn.execute(
+            "select count(*) from marts.client_month where _source_loaded_at = %s", (stamp,)
+        ).fetchone()
+    assert 0 < stamped < sum(mart_rows(warehouse, "client_month").values())
+    row_test = grain_test_sql(tmp_path / "after", "not_null_client_month_net_revenue")
+    assert "_source_loaded_at = cast(" in row_test and "int_changed_clients" not in row_test
+    assert "_source_loaded_at" not in grain_test_sql(tmp_path / "full", "not_null_client_month_net_revenue")
     # and those of the revenue models only the clients a revenue source touched
     lines_test = grain_test_sql(tmp_path / "after", "unique_int_invoice_lines_credited_invoice_line_id")
     assert "reaches_revenue" in lines_test

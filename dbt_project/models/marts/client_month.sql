@@ -9,7 +9,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={'rebuilt_by_client': true},
+    meta={'rebuilt_by_client': true, 'written_at': '_source_loaded_at'},
+    indexes=[{'columns': ['_source_loaded_at']}],
     pre_hook="{{ delete_changed_clients() }}",
     post_hook="{{ update_moved_abc_classes(ref('int_client_month_abc')) }}",
 ) }}
