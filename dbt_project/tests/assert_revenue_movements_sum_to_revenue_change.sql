@@ -13,9 +13,16 @@ movements as (
 
 ),
 
+-- named columns: read three times, the CTE is materialized, and whole client_month rows are wide
 client_month as (
 
-    select * from {{ ref('client_month') }}
+    select
+        client_id,
+        month,
+        owner_id,
+        net_revenue
+
+    from {{ ref('client_month') }}
 
 ),
 

@@ -5,9 +5,17 @@
 -- rows included; a client without an owner is only in the company scope.
 with
 
+-- named columns: read twice, the CTE is materialized, and whole client_month rows are wide
 client_month as (
 
-    select * from {{ ref('client_month') }}
+    select
+        client_id,
+        month,
+        owner_id,
+        movement_bucket,
+        revenue_change
+
+    from {{ ref('client_month') }}
 
 ),
 

@@ -6,17 +6,31 @@
 --   NRR / GRR base: the clients of P(a, m-12) with T12(c, m-12) > 0, with
 --     sum T12(c, m-12), sum T12(c, m) and sum min(max(T12(c, m), 0), T12(c, m-12)).
 -- Client facts come from client_month. Only months up to as_of_month with a non-empty base.
+-- The import CTEs name their columns: each is read several times, so PostgreSQL materializes it,
+-- and whole client_month rows made that ~0.5 GB spilled to disk at 10M invoice lines.
 with
 
 portfolio as (
 
-    select * from {{ ref('int_manager_portfolio_month') }}
+    select
+        manager_id,
+        month,
+        client_id
+
+    from {{ ref('int_manager_portfolio_month') }}
 
 ),
 
 client_month as (
 
-    select * from {{ ref('client_month') }}
+    select
+        client_id,
+        month,
+        is_active,
+        status,
+        t12_revenue
+
+    from {{ ref('client_month') }}
 
 ),
 
