@@ -1,0 +1,1 @@
+"""Independent plain-Python reference implementations (test oracles) of the metrics specification."""
