@@ -35,13 +35,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.integration.conftest import create_database, drop_database
 from tests.integration.test_dbt_build import rows
-from warehouse.dbt import run_dbt
+from warehouse.dbt import DbtRunError, run_dbt
 from warehouse.raw import ensure_raw_layer
 
 pytestmark = pytest.mark.integration
@@ -434,3 +435,24 @@ def test_client_month_covers_f_to_as_of_month(built: str) -> None:
         ("charlie", FEB, JUN, 5),
         ("delta", FEB, JUN, 5),
     ]
+
+
+def test_a_missing_month_fails_the_gap_test(built: str, tmp_path: Path) -> None:
+    """Without bravo's March row, every_month_to_as_of_month fails, on one client."""
+    gap_test = ["test", "--select", "client_month,test_name:every_month_to_as_of_month"]
+    run_dbt(gap_test, built, AS_OF_MONTH, tmp_path / "whole")
+    with psycopg.connect(built) as conn:
+        conn.execute(
+            "create table public.removed as select * from marts.client_month where client_id = 'bravo'"
+        )
+        conn.execute("delete from marts.client_month where client_id = 'bravo' and month = %s", (MAR,))
+    try:
+        with pytest.raises(DbtRunError) as failure:
+            run_dbt(gap_test, built, AS_OF_MONTH, tmp_path / "gap")
+        assert "every_month_to_as_of_month_client_month" in str(failure.value)
+        assert "Got 1 result" in str(failure.value)  # one client: bravo
+    finally:
+        with psycopg.connect(built) as conn:
+            conn.execute("delete from marts.client_month where client_id = 'bravo'")
+            conn.execute("insert into marts.client_month select * from public.removed")
+            conn.execute("drop table public.removed")

@@ -11,7 +11,7 @@
         instead: the changed clients' rows and the rows whose ABC class moved, found by an index
         on the stamp (a filter on ~7 % of the clients scans the whole table, test after test);
         a grain test still reads the changed clients' rows, as a duplicate may pair a new row
-        with an old one;
+        with an old one (and a gap test needs each client's whole history);
       - a model rebuilt by month (config meta `rebuilt_by_month`): the rows of the months it
         ranked again (int_changed_months); its keys include the month;
       - a staging view (config meta `tested_by_load`): the rows loaded at or after the previous
@@ -46,10 +46,13 @@
 {%- endmacro %}
 
 
-{# Whether the test being compiled checks a grain (unique, unique_combination_of_columns) rather than each row. #}
+{#
+    Whether the test being compiled checks a grain (unique, unique_combination_of_columns,
+    every_month_to_as_of_month) rather than each row: it needs whole partitions.
+#}
 {% macro is_grain_test() -%}
     {%- set test = model.get('test_metadata') or {} if model is mapping else {} -%}
-    {{ return(test.get('name') in ('unique', 'unique_combination_of_columns')) }}
+    {{ return(test.get('name') in ('unique', 'unique_combination_of_columns', 'every_month_to_as_of_month')) }}
 {%- endmacro %}
 
 

@@ -5,11 +5,9 @@
 -- rows included; a client without an owner is only in the company scope.
 with
 
--- named columns: read twice, the CTE is materialized, and whole client_month rows are wide
 client_month as (
 
     select
-        client_id,
         month,
         owner_id,
         movement_bucket,
@@ -57,17 +55,36 @@ buckets as (
 
 ),
 
-scoped_clients as (
+-- client_month read once, into a row per month, owner and bucket (null bucket: retained with no
+-- change, which still makes its scope exist); both scopes are sums of these
+owner_buckets as (
+
+    select
+        month,
+        owner_id,
+        movement_bucket,
+        sum(revenue_change) as amount,
+        count(*) as clients
+
+    from client_month
+
+    group by month, owner_id, movement_bucket
+
+),
+
+scoped_buckets as (
 
     select
         month,
         'company' as scope,
         cast(null as {{ dbt.type_string() }}) as manager_id,
-        client_id,
         movement_bucket,
-        revenue_change
+        sum(amount) as amount,
+        sum(clients) as clients
 
-    from client_month
+    from owner_buckets
+
+    group by month, movement_bucket
 
     union all
 
@@ -75,11 +92,11 @@ scoped_clients as (
         month,
         'manager' as scope,
         owner_id as manager_id,
-        client_id,
         movement_bucket,
-        revenue_change
+        amount,
+        clients
 
-    from client_month
+    from owner_buckets
 
     where owner_id is not null
 
@@ -92,7 +109,7 @@ scopes as (
         scope,
         manager_id
 
-    from scoped_clients
+    from scoped_buckets
 
 ),
 
@@ -103,14 +120,12 @@ booked as (
         scope,
         manager_id,
         movement_bucket as bucket,
-        sum(revenue_change) as amount,
-        count(*) as clients
+        amount,
+        clients
 
-    from scoped_clients
+    from scoped_buckets
 
     where movement_bucket is not null
-
-    group by month, scope, manager_id, movement_bucket
 
 ),
 

@@ -5,9 +5,10 @@
 --     this is every client of P(a, m-1) churned in m);
 --   NRR / GRR base: the clients of P(a, m-12) with T12(c, m-12) > 0, with
 --     sum T12(c, m-12), sum T12(c, m) and sum min(max(T12(c, m), 0), T12(c, m-12)).
--- Client facts come from client_month. Only months up to as_of_month with a non-empty base.
--- The import CTEs name their columns: each is read several times, so PostgreSQL materializes it,
--- and whole client_month rows made that ~0.5 GB spilled to disk at 10M invoice lines.
+-- Client facts come from client_month; the facts one and twelve months later are read with a
+-- window frame of exactly that month (range over a month number: a gap leaves it empty), so
+-- portfolio and client_month are joined once. Only months up to as_of_month with a non-empty
+-- base.
 with
 
 portfolio as (
@@ -26,6 +27,7 @@ client_month as (
     select
         client_id,
         month,
+        {{ dbt.datediff("cast('2000-01-01' as date)", 'month', 'month') }} as month_number,
         is_active,
         status,
         t12_revenue
@@ -34,86 +36,86 @@ client_month as (
 
 ),
 
-prior_active as (
+client_month_ahead as (
 
     select
-        portfolio.manager_id,
-        cast({{ dbt.dateadd('month', 1, 'portfolio.month') }} as date) as month,
-        portfolio.client_id
+        client_id,
+        month,
+        is_active,
+        t12_revenue,
+        first_value(status) over (
+            partition by client_id order by month_number
+            range between 1 following and 1 following
+        ) as next_status,
+        first_value(t12_revenue) over (
+            partition by client_id order by month_number
+            range between 12 following and 12 following
+        ) as t12_revenue_12_months_later
 
-    from portfolio
-
-    inner join client_month
-        on
-            portfolio.client_id = client_month.client_id
-            and portfolio.month = client_month.month
-
-    where client_month.is_active
+    from client_month
 
 ),
 
+portfolio_facts as (
+
+    select
+        portfolio.manager_id,
+        portfolio.month,
+        client_month_ahead.is_active,
+        client_month_ahead.t12_revenue,
+        client_month_ahead.next_status,
+        client_month_ahead.t12_revenue_12_months_later
+
+    from portfolio
+
+    inner join client_month_ahead
+        on
+            portfolio.client_id = client_month_ahead.client_id
+            and portfolio.month = client_month_ahead.month
+
+    where client_month_ahead.is_active or client_month_ahead.t12_revenue > 0
+
+),
+
+-- logo churn of m over the clients of P(a, m-1) active in m-1
 churn as (
 
     select
-        prior_active.manager_id,
-        prior_active.month,
+        manager_id,
+        cast({{ dbt.dateadd('month', 1, 'month') }} as date) as month,
         count(*) as prior_active_clients,
-        sum(case when client_month.status = 'churned' then 1 else 0 end) as churned_clients
+        sum(case when next_status = 'churned' then 1 else 0 end) as churned_clients
 
-    from prior_active
+    from portfolio_facts
 
-    left join client_month
-        on
-            prior_active.client_id = client_month.client_id
-            and prior_active.month = client_month.month
+    where
+        is_active
+        and {{ dbt.dateadd('month', 1, 'month') }} <= {{ as_of_month() }}
 
-    where prior_active.month <= {{ as_of_month() }}
-
-    group by prior_active.manager_id, prior_active.month
+    group by manager_id, month
 
 ),
 
-retention_base as (
-
-    select
-        portfolio.manager_id,
-        cast({{ dbt.dateadd('month', 12, 'portfolio.month') }} as date) as month,
-        portfolio.client_id,
-        client_month.t12_revenue as base_t12_revenue
-
-    from portfolio
-
-    inner join client_month
-        on
-            portfolio.client_id = client_month.client_id
-            and portfolio.month = client_month.month
-
-    where client_month.t12_revenue > 0
-
-),
-
+-- NRR / GRR of m over the clients of P(a, m-12) with T12(c, m-12) > 0
 retention as (
 
     select
-        retention_base.manager_id,
-        retention_base.month,
+        manager_id,
+        cast({{ dbt.dateadd('month', 12, 'month') }} as date) as month,
         count(*) as nrr_base_clients,
-        sum(retention_base.base_t12_revenue) as nrr_base_t12_revenue,
-        sum(coalesce(client_month.t12_revenue, 0)) as nrr_current_t12_revenue,
+        sum(t12_revenue) as nrr_base_t12_revenue,
+        sum(coalesce(t12_revenue_12_months_later, 0)) as nrr_current_t12_revenue,
         sum(
-            least(greatest(coalesce(client_month.t12_revenue, 0), 0), retention_base.base_t12_revenue)
+            least(greatest(coalesce(t12_revenue_12_months_later, 0), 0), t12_revenue)
         ) as grr_retained_t12_revenue
 
-    from retention_base
+    from portfolio_facts
 
-    left join client_month
-        on
-            retention_base.client_id = client_month.client_id
-            and retention_base.month = client_month.month
+    where
+        t12_revenue > 0
+        and {{ dbt.dateadd('month', 12, 'month') }} <= {{ as_of_month() }}
 
-    where retention_base.month <= {{ as_of_month() }}
-
-    group by retention_base.manager_id, retention_base.month
+    group by manager_id, month
 
 ),
 
