@@ -13,11 +13,15 @@
 -- invoice's issue date (in reporting_tz) and credited to the manager who owned the client at
 -- issued_at. Each amount is converted exactly (amount * rate) and never rounded; the currency,
 -- rate and rate date stay beside it. A line without a rate fails the build (post-hook).
+-- The lines come straight from staging: joined to int_invoices_credited, whose invoices are all
+-- live, only the lines of live invoices remain (a soft-deleted client's vanish). On a build by
+-- client that join reads ~10M lines once against the few changed invoices, and nothing at all
+-- when no revenue source changed.
 with
 
 invoice_lines as (
 
-    select * from {{ ref('int_invoice_lines_live') }}
+    select * from {{ ref('stg_billing__invoice_lines') }}
 
 ),
 
