@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ prefer_hash_joins() }}") }}
 -- Portfolio counts per manager and month over P(a, m) (int_manager_portfolio_month), with the
 -- client facts of client_month at m (metrics.md "Manager KPIs", "Portfolio quality",
 -- "Lifetime"). A client in P(a, m) before its first revenue month has no client_month row: it
