@@ -13,14 +13,24 @@ movements as (
 
 ),
 
--- named columns: read three times, the CTE is materialized, and whole client_month rows are wide
+-- each row beside N(c, m-1), read with a window frame of exactly the previous month (range
+-- over a month number: 0 before F(c), where there is no row), so client_month is read once;
+-- named columns: read twice, the CTE is materialized, and whole client_month rows are wide
 client_month as (
 
     select
         client_id,
         month,
         owner_id,
-        net_revenue
+        net_revenue,
+        coalesce(
+            first_value(net_revenue) over (
+                partition by client_id
+                order by {{ dbt.datediff("cast('2000-01-01' as date)", 'month', 'month') }}
+                range between 1 preceding and 1 preceding
+            ),
+            0
+        ) as previous_net_revenue
 
     from {{ ref('client_month') }}
 
@@ -72,21 +82,16 @@ company_expected as (
 manager_expected as (
 
     select
-        current_month.month,
+        month,
         'manager' as scope,
-        current_month.owner_id as manager_id,
-        sum(current_month.net_revenue - coalesce(previous_month.net_revenue, 0)) as amount
+        owner_id as manager_id,
+        sum(net_revenue - previous_net_revenue) as amount
 
-    from client_month as current_month
+    from client_month
 
-    left join client_month as previous_month
-        on
-            current_month.client_id = previous_month.client_id
-            and previous_month.month = {{ dbt.dateadd('month', -1, 'current_month.month') }}
+    where owner_id is not null
 
-    where current_month.owner_id is not null
-
-    group by current_month.month, current_month.owner_id
+    group by month, owner_id
 
 ),
 

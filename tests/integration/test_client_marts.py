@@ -456,3 +456,23 @@ def test_a_missing_month_fails_the_gap_test(built: str, tmp_path: Path) -> None:
             conn.execute("delete from marts.client_month where client_id = 'bravo'")
             conn.execute("insert into marts.client_month select * from public.removed")
             conn.execute("drop table public.removed")
+
+
+def test_a_movement_off_by_a_cent_fails_the_sum_test(built: str, tmp_path: Path) -> None:
+    """m2's March expansion (0.00) one cent off: m2's March movements no longer add up to the
+    change of the clients m2 owns at month end, and the test fails on that one scope."""
+    sum_test = ["test", "--select", "assert_revenue_movements_sum_to_revenue_change"]
+    run_dbt(sum_test, built, AS_OF_MONTH, tmp_path / "whole")
+    bump = (
+        "update marts.revenue_movements set amount = amount + %s "
+        "where month = %s and scope = 'manager' and manager_id = 'm2' and bucket = 'expansion'"
+    )
+    with psycopg.connect(built) as conn:
+        conn.execute(bump, (Decimal("0.01"), MAR))
+    try:
+        with pytest.raises(DbtRunError) as failure:
+            run_dbt(sum_test, built, AS_OF_MONTH, tmp_path / "off")
+        assert "Got 1 result" in str(failure.value)
+    finally:
+        with psycopg.connect(built) as conn:
+            conn.execute(bump, (Decimal("-0.01"), MAR))
