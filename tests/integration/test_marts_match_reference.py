@@ -4,14 +4,14 @@
 computes the five marts from metrics.md alone. Here the same folder goes the production way:
 billing loaded into a database, the CRM served over HTTP, both extracted into a warehouse and
 built by dbt. The folder is a generated data set with days of changes applied on top (soft-deleted
-clients, voided invoices, backdated owner changes, late fx rates, late credit notes), so the
-edges of metrics.md occur in it.
+clients, voided invoices, backdated owner changes, late fx rates, late credit notes); a second
+folder has the edges the generator never writes edited in (`dataset_edges.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from simulator.crm_server import CrmServer
 from simulator.dataset import last_complete_month
 from simulator.generate import generate
 from tests.integration.conftest import TOKEN, Sources, create_database, drop_database
+from tests.integration.dataset_edges import add_edge_cases
 from tests.integration.test_extract import extract_everything
 from tests.oracle.marts import COLUMNS, DEFAULT_PARAMS, Params, compute_marts
 from warehouse.dbt import run_dbt
@@ -109,9 +110,15 @@ def dbt_vars(params: Params) -> dict:
 
 
 def build_marts_the_production_way(
-    folder: Path, warehouse: str, cluster, target: Path, params: Params = DEFAULT_PARAMS
+    folder: Path,
+    warehouse: str,
+    cluster,
+    target: Path,
+    params: Params = DEFAULT_PARAMS,
+    as_of_month: date | None = None,
 ) -> date:
-    as_of_month = last_complete_month(folder)
+    """Load, extract and build the marts for `as_of_month` (default: the last complete month)."""
+    as_of_month = as_of_month or last_complete_month(folder)
     billing = create_database(cluster, "billing")
     try:
         load_billing(billing, folder)
@@ -171,6 +178,71 @@ def test_marts_equal_the_reference_implementation(
     )
     found = compare_with_reference(changed_dataset, warehouse, as_of_month, params)
     assert not found, "\n".join(found)
+
+
+@pytest.fixture(scope="module")
+def edge_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The small data set with the edges the generator never writes (tests/integration/dataset_edges.py)."""
+    folder = tmp_path_factory.mktemp("edges") / "small"
+    generate(folder, seed=2026, end_date=date(2026, 10, 31), scale="small")
+    apply_day_of_changes(folder, seed=1)
+    return folder, add_edge_cases(folder)
+
+
+@pytest.mark.parametrize(
+    ("params", "months_back"),
+    [(DEFAULT_PARAMS, 0), (NON_DEFAULT_PARAMS, 2)],
+    ids=["defaults", "other-settings-two-months-earlier"],
+)
+def test_marts_equal_the_reference_on_the_edges_of_metrics_md(
+    edge_dataset: tuple[Path, dict[str, str]],
+    params: Params,
+    months_back: int,
+    warehouse: str,
+    pg_cluster,
+    tmp_path: Path,
+) -> None:
+    folder, picked = edge_dataset
+    as_of_month = last_complete_month(folder)
+    for _ in range(months_back):
+        as_of_month = (as_of_month - timedelta(days=1)).replace(day=1)
+    build_marts_the_production_way(folder, warehouse, pg_cluster, tmp_path / "dbt", params, as_of_month)
+    found = compare_with_reference(folder, warehouse, as_of_month, params)
+    assert not found, "\n".join(found)
+
+    # the edits reached the marts, so the comparison above covered them
+    with psycopg.connect(warehouse) as conn:
+        owners = conn.execute(
+            "select client_id, array_agg(distinct coalesce(owner_id, '-') order by coalesce(owner_id, '-'))"
+            " from marts.client_month where client_id = any(%s) group by client_id",
+            ([picked["unowned"], picked["zero_wallet"]],),
+        ).fetchall()
+        first_owner = conn.execute(
+            "select owner_id from marts.client_month where client_id = %s order by month limit 1",
+            (picked["owner_after_first_invoice"],),
+        ).fetchone()
+        first_months = conn.execute(
+            "select is_active, status from marts.client_month where client_id = %s order by month limit 2",
+            (picked["credit_before_first_invoice"],),
+        ).fetchall()
+        wallet_shares = conn.execute(
+            "select count(wallet_share) from marts.client_month where client_id = %s",
+            (picked["zero_wallet"],),
+        ).fetchone()
+        deleted_manager_months = conn.execute(
+            "select count(*) from marts.manager_month where manager_id = %s",
+            (picked["soft_deleted_manager"],),
+        ).fetchone()
+    assert dict(owners)[picked["unowned"]] == ["-"]
+    assert "-" not in dict(owners)[picked["zero_wallet"]]
+    assert first_owner == (None,)
+    # the early credit note is two months before F(c): inside a window of 3, outside one of 2
+    if params.activity_window_months == 3:
+        assert first_months == [(False, "new"), (True, "reactivated")]
+    else:
+        assert first_months == [(True, "new"), (True, "retained")]
+    assert wallet_shares == (0,)
+    assert deleted_manager_months[0] > 0
 
 
 def test_differences_name_the_rows_and_columns() -> None:
