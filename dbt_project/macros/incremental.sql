@@ -358,7 +358,12 @@
     {%- endif -%}
     {%- set query -%}
         select
-            count(distinct _build_parameters) as fingerprints,
+            {#- two aggregates, not a count(distinct) that sorts every row #}
+            case
+                when min(_build_parameters) is null then 0
+                when min(_build_parameters) = max(_build_parameters) then 1
+                else 2
+            end as fingerprints,
             max(_build_parameters) as fingerprint,
             cast(max(_source_loaded_at) as text) as watermark
         from {{ previous }}

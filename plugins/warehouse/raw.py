@@ -105,3 +105,9 @@ def ensure_raw_layer(conn: Connection) -> None:
                     "alter table {0} alter column _first_loaded_at set default now()"
                 ).format(table_of(entity))
             )
+            # dbt reads the rows loaded since its last build (changed clients, scoped tests)
+            conn.execute(
+                sql.SQL("create index if not exists {} on {} (_loaded_at)").format(
+                    sql.Identifier(f"{entity.name}__loaded_at"), table_of(entity)
+                )
+            )

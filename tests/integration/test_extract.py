@@ -189,6 +189,24 @@ def test_a_raw_table_from_before_first_loaded_at_gets_the_column(warehouse):
     assert rows == [(1, True), (2, False)]
 
 
+def test_every_raw_table_reads_the_rows_loaded_since_a_point_through_an_index(warehouse):
+    from warehouse.contract import ALL_ENTITIES
+    from warehouse.raw import ensure_raw_layer
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        ensure_raw_layer(conn)
+        conn.execute("drop index raw_billing.invoice_lines__loaded_at")
+        ensure_raw_layer(conn)  # an existing warehouse gets the index on its next extract
+        indexed = {
+            (schema, table)
+            for schema, table in conn.execute(
+                "select schemaname, tablename from pg_indexes"
+                " where schemaname like 'raw\\_%' and indexdef like '%(_loaded_at)'"
+            )
+        }
+    assert indexed == {(f"raw_{e.source}", e.name) for e in ALL_ENTITIES}
+
+
 def test_faults_do_not_change_the_result(sources, warehouse):
     sources.crm.set_faults(
         Faults(error_rate=0.15, drop_rate=0.05, rate_limit_rate=0.05, retry_after=0, seed=3)

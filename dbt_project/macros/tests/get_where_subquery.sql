@@ -29,7 +29,7 @@
     {%- if scope and flags.WHICH == 'build' and run_is_by_client() -%}
         {%- set written_at = model_meta(relation).get('written_at') -%}
         {%- if scope == 'client' and written_at and not is_grain_test() -%}
-            {%- do conditions.append(written_at ~ ' = ' ~ this_build_safe_point()) -%}
+            {%- do conditions.append(written_at ~ ' = ' ~ build_plan_literal('loaded_before')) -%}
         {%- elif scope in ('client', 'revenue') -%}
             {%- do conditions.append(is_changed_client(part='revenue' if scope == 'revenue' else 'all')) -%}
         {%- elif scope == 'month' -%}
@@ -56,14 +56,18 @@
 {%- endmacro %}
 
 
-{# This build's safe point (int_build_watermark.loaded_before) as a SQL literal, so the planner sees the value. #}
-{% macro this_build_safe_point() -%}
-    {%- set plan = model_relation('int_build_watermark') -%}
-    {%- set rows = run_query('select cast(loaded_before as text) as loaded_before from ' ~ plan).rows -%}
-    {%- if rows | length == 0 -%}
+{#
+    A timestamp of this run's plan (int_build_watermark: `loaded_before`, this build's safe point,
+    or `changes_loaded_from`, the previous one's) as a SQL literal, so the planner sees the value
+    and reads the few rows after it through an index on the raw table or client_month.
+#}
+{% macro build_plan_literal(column) -%}
+    {%- set plan = model_relation('int_build_watermark') if execute else none -%}
+    {%- set rows = run_query('select cast(' ~ column ~ ' as text) as value from ' ~ plan).rows if plan else [] -%}
+    {%- if rows | length == 0 or rows[0]['value'] is none -%}
         {{ return('cast(null as timestamp with time zone)') }}
     {%- endif -%}
-    {{ return('cast(' ~ dbt.string_literal(rows[0]['loaded_before']) ~ ' as timestamp with time zone)') }}
+    {{ return('cast(' ~ dbt.string_literal(rows[0]['value']) ~ ' as timestamp with time zone)') }}
 {%- endmacro %}
 
 

@@ -17,7 +17,7 @@ build as (
 
 touched as (
 
-    {{ incremental_changed_clients('(select build.changes_loaded_from from build)') }}
+    {{ incremental_changed_clients(build_plan_literal('changes_loaded_from')) }}
 
 ),
 
