@@ -22,14 +22,17 @@
         'as_of_month', 'reporting_tz', 'base_currency', 'activity_window_months',
         'abc_thresholds', 'wallet_bands', 'request_cost', 'hourly_rate', 'sla_hours',
         'health_weights', 'health_bands', 'health_scoring', 'service_window_days',
+        'stakeholder_window_days',
     ]) }}
 {%- endmacro %}
 
 
 {#
-    md5 of the vars above and of the checksums of every model upstream of the current one: a row
-    built under another fingerprint may differ from a fresh build, so it forces a full rebuild.
-    A changed macro does not change a model's checksum: run --full-refresh after one.
+    md5 of the vars above and of the checksums of client_month, of every other model rebuilt by
+    client (config meta `rebuilt_by_client`: int_manager_portfolio_month is not upstream of
+    client_month) and of every model upstream of them: a row built under another fingerprint may
+    differ from a fresh build, so it forces a full rebuild. A changed macro does not change a
+    model's checksum: run --full-refresh after one.
 #}
 {% macro incremental_parameters_fingerprint(target_id='model.account_management.client_month') -%}
     {%- set parts = [] -%}
@@ -38,6 +41,11 @@
     {%- endfor -%}
     {%- if execute and graph is defined and target_id in graph.nodes -%}
         {%- set pending = [target_id] -%}
+        {%- for unique_id, node in graph.nodes.items() -%}
+            {%- if node.resource_type == 'model' and node.config.meta.get('rebuilt_by_client') -%}
+                {%- do pending.append(unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
         {%- set seen = [] -%}
         {#- a list grows while it is iterated: a breadth-first walk of depends_on -#}
         {%- for unique_id in pending -%}

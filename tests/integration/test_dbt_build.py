@@ -166,6 +166,22 @@ def test_parse_is_clean(built: tuple[str, Path]) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(
+    ("extra_vars", "full"),
+    [({}, False), ({"stakeholder_window_days": 30}, True), ({"growth_target": 0.3}, False)],
+)
+def test_a_var_of_a_model_rebuilt_by_client_plans_a_full_build(
+    built: tuple[str, Path], tmp_path: Path, extra_vars: dict, full: bool
+) -> None:
+    """stakeholder_window_days shapes int_manager_portfolio_month, rebuilt by client: a change of it
+    rebuilds every client; growth_target is only read by manager_month, rebuilt in full anyway."""
+    url, _ = built
+    run_dbt(["compile", "--select", "int_build_watermark"], url, AS_OF_MONTH, tmp_path, extra_vars=extra_vars)
+    compiled = next(tmp_path.glob("compiled/**/int_build_watermark.sql")).read_text()
+    assert (f"{'true' if full else 'false'} as is_full_build") in compiled
+
+
+@pytest.mark.integration
 def test_net_revenue_and_cost_per_client_month(built: tuple[str, Path]) -> None:
     """N and C as worked in the module docstring; c3 (soft-deleted) has no row."""
     url, _ = built

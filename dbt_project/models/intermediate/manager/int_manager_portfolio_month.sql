@@ -18,6 +18,11 @@
 --   has_in_person_meeting_quarter_to_date: a meeting_in_person from the start of m's quarter to
 --     the end of m (the quarter's in-person coverage reads it at the quarter's last month in
 --     the window).
+-- The client's own facts at m ride along too, so the manager models aggregate this table alone
+-- (int_client_month_revenue; none before the first revenue month F(c)): activity, status next
+-- month, T12 at m and twelve months later (window frames of exactly that month over a month
+-- number: a gap leaves them null), lifetime. Each depends on the client's history only, so a
+-- build by client rewrites them with the rest of its rows.
 with
 
 clients as (
@@ -44,6 +49,43 @@ activities as (
 
     select * from {{ ref('int_activities_live') }}
     {{- changed_clients_only() }}
+
+),
+
+client_revenue as (
+
+    select
+        client_id,
+        month,
+        {{ dbt.datediff("cast('2000-01-01' as date)", 'month', 'month') }} as month_number,
+        is_active,
+        status,
+        t12_revenue,
+        lifetime_months
+
+    from {{ ref('int_client_month_revenue') }}
+    {{- changed_clients_only() }}
+
+),
+
+client_facts as (
+
+    select
+        client_id,
+        month,
+        is_active,
+        t12_revenue,
+        lifetime_months,
+        first_value(status) over (
+            partition by client_id order by month_number
+            range between 1 following and 1 following
+        ) as next_month_status,
+        first_value(t12_revenue) over (
+            partition by client_id order by month_number
+            range between 12 following and 12 following
+        ) as t12_revenue_12_months_later
+
+    from client_revenue
 
 ),
 
@@ -151,9 +193,19 @@ final as (
         memberships.client_id,
         stakeholder_contacts.client_id is not null as has_stakeholder_contact,
         coalesce(in_person_meetings.first_meeting_month <= memberships.month, false)
-            as has_in_person_meeting_quarter_to_date
+            as has_in_person_meeting_quarter_to_date,
+        coalesce(client_facts.is_active, false) as is_active,
+        client_facts.t12_revenue,
+        client_facts.lifetime_months,
+        client_facts.next_month_status,
+        client_facts.t12_revenue_12_months_later
 
     from memberships
+
+    left join client_facts
+        on
+            memberships.client_id = client_facts.client_id
+            and memberships.month = client_facts.month
 
     left join stakeholder_contacts
         on

@@ -5,75 +5,51 @@
 --     this is every client of P(a, m-1) churned in m);
 --   NRR / GRR base: the clients of P(a, m-12) with T12(c, m-12) > 0, with
 --     sum T12(c, m-12), sum T12(c, m) and sum min(max(T12(c, m), 0), T12(c, m-12)).
--- Client facts come from client_month; the facts one and twelve months later are read with a
--- window frame of exactly that month (range over a month number: a gap leaves it empty), so
--- portfolio and client_month are joined once. Only months up to as_of_month with a non-empty
--- base.
+-- The client facts at m, m+1 and m+12 ride on the portfolio rows (int_manager_portfolio_month).
+-- Only months up to as_of_month with a non-empty base.
 with
-
-portfolio as (
-
-    select
-        manager_id,
-        month,
-        client_id
-
-    from {{ ref('int_manager_portfolio_month') }}
-
-),
-
-client_month as (
-
-    select
-        client_id,
-        month,
-        {{ dbt.datediff("cast('2000-01-01' as date)", 'month', 'month') }} as month_number,
-        is_active,
-        status,
-        t12_revenue
-
-    from {{ ref('client_month') }}
-
-),
-
-client_month_ahead as (
-
-    select
-        client_id,
-        month,
-        is_active,
-        t12_revenue,
-        first_value(status) over (
-            partition by client_id order by month_number
-            range between 1 following and 1 following
-        ) as next_status,
-        first_value(t12_revenue) over (
-            partition by client_id order by month_number
-            range between 12 following and 12 following
-        ) as t12_revenue_12_months_later
-
-    from client_month
-
-),
 
 portfolio_facts as (
 
     select
-        portfolio.manager_id,
-        portfolio.month,
-        client_month_ahead.is_active,
-        client_month_ahead.t12_revenue,
-        client_month_ahead.next_status,
-        client_month_ahead.t12_revenue_12_months_later
+        manager_id,
+        month,
+        is_active,
+        t12_revenue,
+        next_month_status,
+        t12_revenue_12_months_later
 
-    from portfolio
+    from {{ ref('int_manager_portfolio_month') }}
 
-    inner join client_month_ahead
-        on
-            portfolio.client_id = client_month_ahead.client_id
-            and portfolio.month = client_month_ahead.month
+    where is_active or t12_revenue > 0
 
-    where client_month_ahead.is_active or client_month_ahead.t12_revenue > 0
+),
+
+-- one pass over the portfolio rows: the churn and retention inputs each month m gives
+by_portfolio_month as (
+
+    select
+        manager_id,
+        month,
+        sum(case when is_active then 1 else 0 end) as active_clients,
+        sum(case when is_active and next_month_status = 'churned' then 1 else 0 end)
+            as churned_next_month,
+        sum(case when t12_revenue > 0 then 1 else 0 end) as base_clients,
+        sum(case when t12_revenue > 0 then t12_revenue else 0 end) as base_t12_revenue,
+        sum(
+            case when t12_revenue > 0 then coalesce(t12_revenue_12_months_later, 0) else 0 end
+        ) as base_t12_revenue_12_months_later,
+        sum(
+            case
+                when t12_revenue > 0
+                    then least(greatest(coalesce(t12_revenue_12_months_later, 0), 0), t12_revenue)
+                else 0
+            end
+        ) as base_retained_t12_revenue
+
+    from portfolio_facts
+
+    group by manager_id, month
 
 ),
 
@@ -83,16 +59,14 @@ churn as (
     select
         manager_id,
         cast({{ dbt.dateadd('month', 1, 'month') }} as date) as month,
-        count(*) as prior_active_clients,
-        sum(case when next_status = 'churned' then 1 else 0 end) as churned_clients
+        active_clients as prior_active_clients,
+        churned_next_month as churned_clients
 
-    from portfolio_facts
+    from by_portfolio_month
 
     where
-        is_active
+        active_clients > 0
         and {{ dbt.dateadd('month', 1, 'month') }} <= {{ as_of_month() }}
-
-    group by manager_id, month
 
 ),
 
@@ -102,20 +76,16 @@ retention as (
     select
         manager_id,
         cast({{ dbt.dateadd('month', 12, 'month') }} as date) as month,
-        count(*) as nrr_base_clients,
-        sum(t12_revenue) as nrr_base_t12_revenue,
-        sum(coalesce(t12_revenue_12_months_later, 0)) as nrr_current_t12_revenue,
-        sum(
-            least(greatest(coalesce(t12_revenue_12_months_later, 0), 0), t12_revenue)
-        ) as grr_retained_t12_revenue
+        base_clients as nrr_base_clients,
+        base_t12_revenue as nrr_base_t12_revenue,
+        base_t12_revenue_12_months_later as nrr_current_t12_revenue,
+        base_retained_t12_revenue as grr_retained_t12_revenue
 
-    from portfolio_facts
+    from by_portfolio_month
 
     where
-        t12_revenue > 0
+        base_clients > 0
         and {{ dbt.dateadd('month', 12, 'month') }} <= {{ as_of_month() }}
-
-    group by manager_id, month
 
 ),
 
