@@ -14,3 +14,24 @@
 {% macro postgres__prefer_hash_joins() -%}
     set local enable_mergejoin = off
 {%- endmacro %}
+
+
+{#
+    A post-hook of every intermediate and mart table: gather the planner's statistics right after
+    the build writes the table, as the next models and tests of the same build read it. Without
+    them PostgreSQL plans a fresh table blind (a no-change build joined ~10M invoice lines to the
+    rebuilt invoices, 3.7 s, where the right plan reads nothing). Views and other adapters get no
+    statement.
+#}
+{% macro analyze_relation(relation) -%}
+    {{ return(adapter.dispatch('analyze_relation')(relation)) }}
+{%- endmacro %}
+
+{% macro default__analyze_relation(relation) -%}
+{%- endmacro %}
+
+{% macro postgres__analyze_relation(relation) -%}
+    {%- if config.get('materialized') in ('table', 'incremental') -%}
+        analyze {{ relation }}
+    {%- endif -%}
+{%- endmacro %}

@@ -166,6 +166,20 @@ def test_parse_is_clean(built: tuple[str, Path]) -> None:
 
 
 @pytest.mark.integration
+def test_every_table_the_build_writes_has_planner_statistics(built: tuple[str, Path]) -> None:
+    """The next models and tests of a build read a table it just wrote: each is analyzed then."""
+    url, _ = built
+    unanalyzed = rows(
+        url,
+        "select schemaname || '.' || relname from pg_stat_user_tables"
+        " where schemaname in ('intermediate', 'marts') and last_analyze is null order by 1",
+    )
+    tables = rows(url, "select count(*) from pg_tables where schemaname in ('intermediate', 'marts')")
+    assert tables[0][0] > 30
+    assert unanalyzed == []
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("extra_vars", "full"),
     [({}, False), ({"stakeholder_window_days": 30}, True), ({"growth_target": 0.3}, False)],

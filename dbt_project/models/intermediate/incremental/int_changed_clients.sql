@@ -1,4 +1,4 @@
-{{ config(post_hook=["analyze {{ this }}", "{{ log_changed_clients() }}"]) }}
+{{ config(post_hook=["{{ log_changed_clients() }}"]) }}
 {%- set previous_plan = existing_model_relation('int_changed_clients') %}
 {%- if previous_plan is none %}
     {%- set previous_plan = '(select cast(null as text) as client_id where false)' %}
