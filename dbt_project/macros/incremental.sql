@@ -322,6 +322,21 @@
 
 
 {#
+    A timestamp of this run's plan (int_build_watermark: `loaded_before`, this build's safe point,
+    or `changes_loaded_from`, the previous one's) as a SQL literal, so the planner sees the value
+    and reads the few rows after it through an index on the raw table or client_month.
+#}
+{% macro build_plan_literal(column) -%}
+    {%- set plan = model_relation('int_build_watermark') if execute else none -%}
+    {%- set rows = run_query('select cast(' ~ column ~ ' as text) as value from ' ~ plan).rows if plan else [] -%}
+    {%- if rows | length == 0 or rows[0]['value'] is none -%}
+        {{ return('cast(null as timestamp with time zone)') }}
+    {%- endif -%}
+    {{ return('cast(' ~ dbt.string_literal(rows[0]['value']) ~ ' as timestamp with time zone)') }}
+{%- endmacro %}
+
+
+{#
     The safe point of this run, as a SQL timestamptz literal: every raw row whose `_loaded_at` (its
     load transaction's start) lies before it is committed. Read before the statement that uses it,
     so that statement's snapshot sees all those rows. PostgreSQL-specific (pg_stat_activity): the

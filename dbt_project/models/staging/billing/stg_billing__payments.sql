@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_build_watermark') }} (this build's plan, which scopes the data tests)
 with
 
 source as (
