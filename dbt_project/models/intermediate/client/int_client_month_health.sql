@@ -70,7 +70,11 @@ grid as (
         {{ reporting_instant(dbt.dateadd(
             'day', -(var('service_window_days') | int), dbt.dateadd('month', 1, 'month_spine.month'),
         )) }}
-            as service_window_start_at
+            as service_window_start_at,
+        -- the local month of that start: the requests to judge are created from it on
+        cast({{ dbt.date_trunc('month', dbt.dateadd(
+            'day', -(var('service_window_days') | int), dbt.dateadd('month', 1, 'month_spine.month'),
+        )) }} as date) as service_window_start_month
 
     from client_months
 
@@ -222,7 +226,7 @@ requests_judged as (
     inner join requests_with_sla
         on
             grid.client_id = requests_with_sla.client_id
-            and requests_with_sla.created_month > {{ dbt.dateadd('month', -4, 'grid.month') }}
+            and requests_with_sla.created_month >= grid.service_window_start_month
             and requests_with_sla.created_month <= grid.month
             and requests_with_sla.created_at >= grid.service_window_start_at
             and requests_with_sla.created_at < grid.month_end_at
