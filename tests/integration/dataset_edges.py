@@ -10,9 +10,10 @@ any seed.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from simulator.dataset import format_ts, latest_updated_at, parse_ts, read_entity, write_entity
+from simulator.dataset import epoch_of, format_ts, latest_updated_at, parse_ts, read_entity, write_entity
 from warehouse.contract import entity
 
 DAY = 86_400
@@ -113,6 +114,29 @@ def add_edge_cases(folder: Path) -> dict[str, str]:
             "updated_at": format_ts(newest - 45 * DAY),
         }
     )
+    # A small credit note in the month right before F(c): revenue_change at F(c) is N(c, F), the
+    # month before is outside the movements. The first invoice is mid-month, so the two months
+    # are the same in any reporting_tz.
+    just_before = next(
+        c
+        for c in bought_later
+        if c not in single_owner[:5]
+        and c != picked["credit_before_first_invoice"]
+        and 2 <= datetime.fromtimestamp(parse_ts(first_invoice[c]["issued_at"]), UTC).day <= 27
+    )
+    first_day = datetime.fromtimestamp(parse_ts(first_invoice[just_before]["issued_at"]), UTC).date()
+    month_before = (first_day.replace(day=1) - timedelta(days=1)).replace(day=15)
+    credit_notes.append(
+        {
+            "id": str(next_id + 2),
+            "invoice_id": first_invoice[just_before]["id"],
+            "issued_at": format_ts(epoch_of(month_before) + DAY // 2),
+            "amount": "1.00",
+            "reason": "price_adjustment",
+            "updated_at": first_invoice[just_before]["updated_at"],
+        }
+    )
+    picked["credit_month_before_first_invoice"] = just_before
     write(folder, "billing", "credit_notes", credit_notes)
     picked["negative_month"] = busiest[0]
 

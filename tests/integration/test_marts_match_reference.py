@@ -217,6 +217,16 @@ def test_marts_equal_the_reference_on_the_edges_of_metrics_md(
             " where client_id = any(%s) order by client_id, month",
             (list(picked.values()),),
         ).fetchall()
+        first_change = conn.execute(
+            "select revenue_change, net_revenue from marts.client_month where client_id = %s"
+            " order by month limit 1",
+            (picked["credit_month_before_first_invoice"],),
+        ).fetchone()
+        (revenue_before_first,) = conn.execute(
+            "select net_revenue from intermediate.int_client_revenue_month where client_id = %s"
+            " order by month limit 1",
+            (picked["credit_month_before_first_invoice"],),
+        ).fetchone()
         (deleted_manager_months,) = conn.execute(
             "select count(*) from marts.manager_month where manager_id = %s",
             (picked["soft_deleted_manager"],),
@@ -236,6 +246,9 @@ def test_marts_equal_the_reference_on_the_edges_of_metrics_md(
     else:
         assert first_months == [(True, "new"), (True, "retained")]
     assert {share for *_, share in by_client[picked["zero_wallet"]]} == {None}
+    # the credit note of the month before F(c) is outside the movements: the change at F is N(F)
+    assert revenue_before_first < 0
+    assert first_change[0] == first_change[1] > 0
     assert deleted_manager_months > 0
 
 

@@ -39,9 +39,9 @@ Sources and time
 Client month
 - Rows exist for months F(c)..as_of_month; a client whose first positive month lies after
   `as_of_month` (or never comes) has no rows, no cohort and no movement.
-- `revenue_change` is literally N(c, m) - N(c, m-1), also at m = F(c) (N(c, F-1) is only
-  non-zero through credit notes); the `new` bucket books that change. Months before F(c)
-  have no row, so their changes are outside the movements.
+- `revenue_change` is N(c, m) - N(c, m-1) after F(c) and N(c, F) at F(c): net revenue before
+  F(c) (only credit notes make it non-zero) is outside the movements, so the `new` bucket
+  books N(c, F). Months before F(c) have no row.
 - `status` at F(c) is `new` regardless of `is_active` (which is computed by the window rule
   on its own in every month).
 - `lifetime_months`: while active, months from F(c) to m inclusive (m - F + 1), counted
@@ -775,7 +775,7 @@ class _Oracle:
                 net, cost = series[j], costs[j]
                 t12 = self.t12(client_id, j)
                 status = self.status[client_id][j]
-                change = net - series[j - 1]
+                change = net if j == self.first[client_id] else net - series[j - 1]
                 if status == "retained":
                     bucket = "expansion" if change > 0 else "contraction" if change < 0 else None
                 else:
