@@ -457,9 +457,9 @@
 {#
     SQL: `column` holds a client this run rebuilds (int_changed_clients, looked up: the callers
     depend on it). `part`: 'all' the client path, or 'revenue' the models of net revenue, cost and
-    status (int_invoice_lines_credited, int_client_revenue_month, int_client_month_revenue: meta
-    `rebuilt_by_client: revenue`), which only the clients a revenue source touched need (an
-    edited activity changes none of them). The hooks and import filters take the part from the
+    status (int_invoice_lines_credited, int_client_credited_revenue_month,
+    int_client_revenue_month, int_client_month_revenue: meta `rebuilt_by_client: revenue`), which
+    only the clients a revenue source touched need (an edited activity changes none of them). The hooks and import filters take the part from the
     model's meta (rebuilt_part), so each model states it once.
 #}
 {% macro is_changed_client(column='client_id', part='all') -%}

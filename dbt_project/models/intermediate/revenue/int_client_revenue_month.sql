@@ -11,43 +11,13 @@
 -- densify over int_month_spine (a missing month is N = 0, C = 0).
 --   N(c, m) = lines of in-scope invoices issued in m - credit notes on in-scope invoices issued in m
 --   C(c, m) = cost_amount of the same lines
+-- whoever they are credited to (int_client_credited_revenue_month, summed over the managers).
 with
 
-invoice_lines as (
+credited_revenue as (
 
-    select * from {{ ref('int_invoice_lines_credited') }}
+    select * from {{ ref('int_client_credited_revenue_month') }}
     {{- changed_clients_only() }}
-
-),
-
-credit_notes as (
-
-    select * from {{ ref('int_credit_notes_credited') }}
-    {{- changed_clients_only() }}
-
-),
-
-amounts as (
-
-    select
-        client_id,
-        revenue_month as month,
-        amount_base as invoiced_revenue,
-        cost_amount_base as cost,
-        cast(0 as numeric) as credit_notes
-
-    from invoice_lines
-
-    union all
-
-    select
-        client_id,
-        revenue_month as month,
-        cast(0 as numeric) as invoiced_revenue,
-        cast(0 as numeric) as cost,
-        amount_base as credit_notes
-
-    from credit_notes
 
 ),
 
@@ -60,7 +30,7 @@ monthly as (
         sum(credit_notes) as credit_notes,
         sum(cost) as cost
 
-    from amounts
+    from credited_revenue
 
     group by client_id, month
 

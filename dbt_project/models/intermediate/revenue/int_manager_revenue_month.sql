@@ -1,27 +1,29 @@
 -- Credited revenue R(a, m) per manager and month (metrics.md "Revenue and credit"): invoice lines
 -- of m whose client a owned at the invoice's issued_at, minus credit notes issued in m on
 -- invoices credited to a (a credit note follows the original credit), summed over a's clients
--- (int_manager_client_revenue_month). Only months with a credited line or credit note; revenue
+-- (int_client_credited_revenue_month). Only months with a credited line or credit note; revenue
 -- of unassigned clients is credited to nobody and is not here.
 with
 
-client_revenue as (
+credited_revenue as (
 
-    select * from {{ ref('int_manager_client_revenue_month') }}
+    select * from {{ ref('int_client_credited_revenue_month') }}
 
 ),
 
 monthly as (
 
     select
-        manager_id,
+        credited_manager_id as manager_id,
         month,
         sum(invoiced_revenue) as invoiced_revenue,
         sum(credit_notes) as credit_notes
 
-    from client_revenue
+    from credited_revenue
 
-    group by manager_id, month
+    where credited_manager_id is not null
+
+    group by credited_manager_id, month
 
 ),
 

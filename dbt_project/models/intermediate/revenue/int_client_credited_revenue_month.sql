@@ -6,12 +6,12 @@
     pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
--- Credited revenue per manager, client and month (metrics.md "Revenue and credit"): invoice
--- lines of m whose client a owned at the invoice's issued_at, minus credit notes issued in m on
--- invoices credited to a (a credit note follows the original credit). Kept by client, so a
--- build by client rewrites only the clients a revenue source touched and the manager totals
--- (int_manager_revenue_month) sum a table a quarter the size of the lines. Revenue of
--- unassigned clients is credited to nobody and is not here.
+-- A client's revenue per month and credited manager (metrics.md "Revenue and credit"): lines of
+-- in-scope invoices issued in m, credited to the owner at the invoice's issued_at, and credit
+-- notes issued in m, credited with their invoice (a credit note follows the original credit);
+-- credited_manager_id is null for what was unassigned. The one pass over the invoice lines
+-- that both sums read: int_client_revenue_month (N and C per client) and
+-- int_manager_revenue_month (R per manager). Rebuilt by client.
 with
 
 invoice_lines as (
@@ -31,43 +31,42 @@ credit_notes as (
 amounts as (
 
     select
-        credited_manager_id as manager_id,
         client_id,
         revenue_month as month,
+        credited_manager_id,
         amount_base as invoiced_revenue,
+        cost_amount_base as cost,
         cast(0 as numeric) as credit_notes
 
     from invoice_lines
 
-    where credited_manager_id is not null
-
     union all
 
     select
-        credited_manager_id as manager_id,
         client_id,
         revenue_month as month,
+        credited_manager_id,
         cast(0 as numeric) as invoiced_revenue,
+        cast(0 as numeric) as cost,
         amount_base as credit_notes
 
     from credit_notes
-
-    where credited_manager_id is not null
 
 ),
 
 final as (
 
     select
-        manager_id,
         client_id,
         month,
+        credited_manager_id,
         sum(invoiced_revenue) as invoiced_revenue,
-        sum(credit_notes) as credit_notes
+        sum(credit_notes) as credit_notes,
+        sum(cost) as cost
 
     from amounts
 
-    group by manager_id, client_id, month
+    group by client_id, month, credited_manager_id
 
 )
 
