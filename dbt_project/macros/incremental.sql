@@ -78,7 +78,9 @@
         stays; a first change also sets the owner before it): a reassignment entered today;
       activities, requests, surveys: their client;
       contacts (their buying role is read through an activity's contact): the clients of the
-        activities that name them; a contact no activity names touches nothing;
+        activities that name them, when the contact's role or client changed, or it came or went,
+        against the last build's int_contacts_live (rebuilt after the plan); a new phone or the
+        is_active flag touches nothing, nor does a contact no activity names;
       invoices: their client, unless the edit changes nothing the client path reads: the
         invoice is in scope and the last build credited its lines to the same client, instant
         and currency (an invoice paid, most edits of a day); and the client the last build
@@ -111,10 +113,9 @@
         'stg_billing__invoice_lines': 'invoices.issued_at',
         'stg_billing__credit_notes': 'documents.issued_at',
     } -%}
-    {#- rows that reach the marts through the activities naming them -#}
-    {%- set named_by_activities = {'stg_crm__contacts': 'contact_id', 'stg_crm__managers': 'manager_id'} -%}
     {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
     {%- set built_clients = existing_model_relation('int_clients_live') -%}
+    {%- set built_contacts = existing_model_relation('int_contacts_live') -%}
     {%- if built_clients is none %}
         select client_id, true as reaches_revenue from {{ ref('stg_crm__clients') }} where loaded_at >= {{ since }}
     {%- else %}
@@ -224,14 +225,33 @@
             and not {{ incremental_new_after_window('documents.first_loaded_at', since, date_column) }}
         union all
     {%- endfor %}
-    {%- for name, key in named_by_activities.items() %}
         select activities.client_id, false as reaches_revenue
-        from {{ ref(name) }} as named
+        from {{ ref('stg_crm__contacts') }} as contacts
         inner join {{ ref('stg_crm__activities') }} as activities
-            on named.{{ key }} = activities.{{ key }}
-        where named.loaded_at >= {{ since }}
+            on contacts.contact_id = activities.contact_id
+        {%- if built_contacts is not none %}
+        left join {{ built_contacts }} as built
+            on contacts.contact_id = built.contact_id
+        {%- endif %}
+        where
+            contacts.loaded_at >= {{ since }}
+        {%- if built_contacts is not none %}
+            -- deleted then and now: no activity had its role
+            and not (built.contact_id is null and contacts.is_deleted)
+            and (
+                built.contact_id is null
+                or contacts.is_deleted
+                or contacts.buying_role is distinct from built.buying_role
+                or contacts.client_id is distinct from built.client_id
+            )
+        {%- endif %}
         union all
-    {%- endfor %}
+        select activities.client_id, false as reaches_revenue
+        from {{ ref('stg_crm__managers') }} as managers
+        inner join {{ ref('stg_crm__activities') }} as activities
+            on managers.manager_id = activities.manager_id
+        where managers.loaded_at >= {{ since }}
+        union all
         select documents.client_id, true as reaches_revenue
         from (
             select

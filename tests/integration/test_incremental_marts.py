@@ -170,9 +170,10 @@ def change_invoices_of_untouched_clients(
 
 
 def change_contacts_of_untouched_clients(data: Path, as_of_month, avoid: set[str]) -> dict[str, str]:
-    """Two CRM edits, each on a client outside `avoid` (the clients something else touches): the
+    """Three CRM edits, each on a client outside `avoid` (the clients something else touches): the
     contact named by an activity of as_of_month becomes a decision maker (the activity's client
-    must be rebuilt), and a new contact that no activity names is added (its client must not be)."""
+    must be rebuilt), a new contact that no activity names is added (its client must not be), and
+    a contact named by activities gets a new phone (no mart reads it: their client must not be)."""
     contacts_entity = entity("crm", "contacts")
     contacts = {c["id"]: c for c in read_entity(data, contacts_entity)}
     activities = list(read_entity(data, entity("crm", "activities")))
@@ -196,13 +197,30 @@ def change_contacts_of_untouched_clients(data: Path, as_of_month, avoid: set[str
         for c in sorted(contacts.values(), key=lambda c: c["id"])
         if c["client_id"] not in avoid | {activity["client_id"], promoted["client_id"]}
     )
+    clients_naming: dict[str, set[str]] = {}
+    for a in activities:
+        if a["contact_id"] is not None and a["deleted_at"] is None:
+            clients_naming.setdefault(a["contact_id"], set()).add(a["client_id"])
+    taken = avoid | {activity["client_id"], promoted["client_id"], quiet_client}
+    rephoned = next(
+        c
+        for c in sorted(contacts.values(), key=lambda c: c["id"])
+        if c["deleted_at"] is None
+        and clients_naming.get(c["id"])
+        and not (clients_naming[c["id"]] | {c["client_id"]}) & taken
+    )
     updated = max(parse_instant(c["updated_at"]) for c in contacts.values()) + timedelta(minutes=1)
     stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
     contacts[promoted["id"]] = {**promoted, "buying_role": "decision_maker", "updated_at": stamp}
+    contacts[rephoned["id"]] = {**rephoned, "phone": "+7 900 000-00-00", "updated_at": stamp}
     new_contact = {**promoted, "id": "CT-NEW-1", "client_id": quiet_client, "updated_at": stamp}
     assert new_contact["id"] not in {a["contact_id"] for a in activities}
     write_entity(data, contacts_entity, [*contacts.values(), new_contact])
-    return {"rebuilt": activity["client_id"], "not rebuilt": quiet_client}
+    return {
+        "rebuilt": activity["client_id"],
+        "not rebuilt": quiet_client,
+        "phone edited": min(clients_naming[rephoned["id"]]),
+    }
 
 
 def change_owners_of_untouched_clients(
@@ -420,6 +438,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert not client_cases["not rebuilt"] & set(changed), "a reassignment after the window, an unread edit"
     assert contact_cases["rebuilt"] in changed, "the client of an activity whose contact changed role"
     assert contact_cases["not rebuilt"] not in changed, "a new contact that no activity names"
+    assert contact_cases["phone edited"] not in changed, "a contact named by activities with a new phone"
     with psycopg.connect(warehouse) as conn:
         (known,) = conn.execute("select count(*) from staging.stg_crm__clients").fetchone()
     log = (tmp_path / "incremental" / "logs" / "dbt.log").read_text()

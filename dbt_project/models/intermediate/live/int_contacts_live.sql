@@ -1,4 +1,6 @@
--- Contacts that count: not soft-deleted, and their client not soft-deleted.
+-- depends_on: {{ ref('int_changed_clients') }}
+-- Contacts that count: not soft-deleted, and their client not soft-deleted. Built after the plan,
+-- which compares edited contacts with the previous build's table (macros/incremental.sql).
 with
 
 contacts as (
