@@ -56,9 +56,16 @@
 {%- endmacro %}
 
 
-{# The config meta of the model behind `relation` ({} when it is none of this project's models). #}
+{#
+    The config meta of the model behind `relation` ({} when it is none of this project's models).
+    Found by name first: this runs for every test a build compiles, and the graph has every node.
+#}
 {% macro model_meta(relation) -%}
     {%- if execute and relation is not string -%}
+        {%- set named = graph.nodes.get('model.account_management.' ~ relation.identifier) -%}
+        {%- if named and named.alias == relation.identifier and named.schema == relation.schema -%}
+            {{ return(named.config.meta) }}
+        {%- endif -%}
         {%- for node in graph.nodes.values() -%}
             {%- if node.resource_type == 'model' and node.alias == relation.identifier and node.schema == relation.schema -%}
                 {{ return(node.config.meta) }}
