@@ -509,12 +509,22 @@
 {#
     Pre-hook of a client-path model: before the changed clients are inserted again, delete every
     row they had (a soft-deleted client's, a month that is gone); on a full plan, every row.
+    With `moved_key` (a table keyed by a source row, `loaded_from` its staging view), also the
+    rows of every source row loaded since the previous build: one that moved to another client
+    would otherwise stay under its old client, beside its new row.
 #}
-{% macro delete_changed_clients() -%}
+{% macro delete_changed_clients(moved_key=none, loaded_from=none) -%}
     {%- if execute and this is not none and is_incremental() -%}
         delete from {{ this }}
         {%- if incremental_by_client() %}
-        where {{ is_changed_client(part=rebuilt_part()) }}
+        where
+            {{ is_changed_client(part=rebuilt_part()) }}
+            {%- if moved_key %}
+            or {{ moved_key }} in (
+                select loaded.{{ moved_key }} from {{ model_relation(loaded_from) }} as loaded
+                where loaded.loaded_at >= {{ build_plan_literal('changes_loaded_from') }}
+            )
+            {%- endif %}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

@@ -330,18 +330,18 @@ def window_end_of(as_of_month) -> datetime:
     return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def mart_rows(warehouse: str, table: str) -> Counter:
+def mart_rows(warehouse: str, table: str, schema: str = "marts") -> Counter:
     with psycopg.connect(warehouse) as conn:
         columns = [
             name
             for (name,) in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts' "
+                "select column_name from information_schema.columns where table_schema = %s "
                 "and table_name = %s order by ordinal_position",
-                (table,),
+                (schema, table),
             )
             if name not in AUDIT_COLUMNS
         ]
-        return Counter(conn.execute(f"select {', '.join(columns)} from marts.{table}").fetchall())
+        return Counter(conn.execute(f"select {', '.join(columns)} from {schema}.{table}").fetchall())
 
 
 def rows_written(target: Path, model: str) -> int:
@@ -394,8 +394,8 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     try:
         extract_everything(sources, refreshed, "run-full")
         run_dbt(BUILD, refreshed, as_of_month, tmp_path / "refresh")
-        for table in MARTS:
-            incremental, full = mart_rows(warehouse, table), mart_rows(refreshed, table)
+        for schema, table in [("marts", t) for t in MARTS] + [("intermediate", "int_activities_live")]:
+            incremental, full = mart_rows(warehouse, table, schema), mart_rows(refreshed, table, schema)
             assert incremental - full == Counter() and full - incremental == Counter(), (
                 f"{table}: {sum((incremental - full).values())} rows only in the incremental build, "
                 f"{sum((full - incremental).values())} only in the full refresh"
@@ -408,6 +408,8 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert 0 < written < total, (
         f"the incremental run wrote {written} of {total} rows: not the incremental path"
     )
+    activities = sum(mart_rows(warehouse, "int_activities_live", "intermediate").values())
+    assert 0 < rows_written(tmp_path / "incremental", "int_activities_live") < activities
     with psycopg.connect(warehouse) as conn:
         (deleted_after,) = conn.execute(
             "select count(*) from raw_crm.clients where deleted_at is not null"
@@ -522,6 +524,16 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
             "where currency = 'RUB' and revenue_month = %s order by invoice_line_id limit 1",
             (as_of_month,),
         ).fetchone()
+        # an activity of a client nothing else below touches, which the late load moves to this one
+        activity_id, old_client = conn.execute(
+            "select activity_id, client_id from intermediate.int_activities_live as moved "
+            "where client_id <> %s and not exists ("
+            "  select from intermediate.int_activities_live as other"
+            "  where other.client_id = moved.client_id"
+            "  and other.manager_id = (select min(id) from raw_crm.managers)"
+            ") order by activity_id limit 1",
+            (client_id,),
+        ).fetchone()
     before = net_revenue(warehouse, client_id, as_of_month)
 
     late = psycopg.connect(warehouse)
@@ -529,6 +541,10 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
         late.execute(
             "update raw_billing.invoice_lines set amount = amount + 1, _loaded_at = now() where id = %s",
             (line_id,),
+        )
+        late.execute(
+            "update raw_crm.activities set client_id = %s, _loaded_at = now() where id = %s",
+            (client_id, activity_id),
         )
         # another load commits after the late one began: the newest _loaded_at the build sees
         with psycopg.connect(warehouse, autocommit=True) as other:
@@ -544,6 +560,16 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
 
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "after")
     assert net_revenue(warehouse, client_id, as_of_month) == before + Decimal("1.00")
+    # the moved activity left its old client's rows (deleted by its key) for its new client's
+    with psycopg.connect(warehouse) as conn:
+        moved = conn.execute(
+            "select client_id from intermediate.int_activities_live where activity_id = %s", (activity_id,)
+        ).fetchall()
+        old_client_rebuilt = conn.execute(
+            "select from intermediate.int_changed_clients where client_id = %s", (old_client,)
+        ).fetchall()
+    assert moved == [(client_id,)]
+    assert old_client_rebuilt == [], "the old client is not rebuilt: its row goes by the activity's key"
     written = rows_written(tmp_path / "after", "client_month")
     assert 0 < written < sum(mart_rows(warehouse, "client_month").values())
     # the data tests of client-path models read only the changed clients' rows on that run

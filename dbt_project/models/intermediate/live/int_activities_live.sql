@@ -1,10 +1,22 @@
--- Activities that count: not soft-deleted, their client not soft-deleted; each with the current
--- buying role of its contact, null when the contact is soft-deleted (it still counts, with no role).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': true},
+    pre_hook="{{ delete_changed_clients(moved_key='activity_id', loaded_from='stg_crm__activities') }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
+-- Activities that count, up to the end of the reporting window: not soft-deleted, their client
+-- not soft-deleted; each with the current buying role of its contact, null when the contact is
+-- soft-deleted (it still counts, with no role). Rebuilt by client: an edited activity, a contact
+-- whose role changed and a deleted client all touch the clients of the activities they reach
+-- (int_changed_clients); one that arrives after the window touches none, so none is kept.
 with
 
 activities as (
 
     select * from {{ ref('stg_crm__activities') }}
+    {{- changed_clients_only() }}
 
 ),
 
@@ -46,6 +58,7 @@ final as (
     where
         deleted_clients.client_id is null
         and not activities.is_deleted
+        and (activities.occurred_at is null or activities.occurred_at < {{ window_end_at() }})
 
 )
 
