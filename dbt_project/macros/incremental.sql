@@ -498,10 +498,31 @@
 {%- endmacro %}
 
 
-{# The filter of a client-path import CTE: the changed clients, on an incremental run by client. #}
-{% macro changed_clients_only(column='client_id') -%}
+{#
+    SQL: `column` holds a value of `key` in the rows of staging view `loaded_from` loaded since the
+    previous build (`column` defaults to `key`).
+#}
+{% macro is_loaded_since(loaded_from, key, column=none) -%}
+    {{ column or key }} in (
+        select loaded.{{ key }} from {{ model_relation(loaded_from) }} as loaded
+        where loaded.loaded_at >= {{ build_plan_literal('changes_loaded_from') }}
+    )
+{%- endmacro %}
+
+
+{#
+    The filter of a client-path import CTE: the changed clients, on an incremental run by client.
+    With `loaded_from` (a staging view), also the clients of its rows loaded since the previous
+    build: a model keyed by those rows rewrites every one of them (an edit the client path does
+    not see still changes a column such a model holds).
+#}
+{% macro changed_clients_only(column='client_id', loaded_from=none) -%}
     {%- if incremental_by_client() %}
-    where {{ is_changed_client(column, rebuilt_part()) }}
+    where
+        {{ is_changed_client(column, rebuilt_part()) }}
+        {%- if loaded_from %}
+        or {{ is_loaded_since(loaded_from, 'client_id', column) }}
+        {%- endif %}
     {%- endif %}
 {%- endmacro %}
 
@@ -510,8 +531,8 @@
     Pre-hook of a client-path model: before the changed clients are inserted again, delete every
     row they had (a soft-deleted client's, a month that is gone); on a full plan, every row.
     With `moved_key` (a table keyed by a source row, `loaded_from` its staging view), also the
-    rows of every source row loaded since the previous build: one that moved to another client
-    would otherwise stay under its old client, beside its new row.
+    rows of every source row loaded since the previous build, and of their clients: one that
+    moved to another client would otherwise stay under its old client, beside its new row.
 #}
 {% macro delete_changed_clients(moved_key=none, loaded_from=none) -%}
     {%- if execute and this is not none and is_incremental() -%}
@@ -520,10 +541,8 @@
         where
             {{ is_changed_client(part=rebuilt_part()) }}
             {%- if moved_key %}
-            or {{ moved_key }} in (
-                select loaded.{{ moved_key }} from {{ model_relation(loaded_from) }} as loaded
-                where loaded.loaded_at >= {{ build_plan_literal('changes_loaded_from') }}
-            )
+            or {{ is_loaded_since(loaded_from, 'client_id') }}
+            or {{ is_loaded_since(loaded_from, moved_key) }}
             {%- endif %}
         {%- endif %}
     {%- endif -%}

@@ -41,6 +41,8 @@ pytestmark = pytest.mark.integration
 BUILD = ["build", "--exclude-resource-type", "unit_test"]
 MARTS = ["client_month", "revenue_movements", "cohort_retention", "manager_month", "manager_quarter"]
 AUDIT_COLUMNS = {"_source_loaded_at", "_build_parameters"}
+# intermediate tables rebuilt by client and by the key of the rows loaded since the last build
+BY_KEY = ["int_activities_live", "int_invoices_live", "int_invoices_credited"]
 
 
 def load_history_day_by_day(warehouse: str) -> None:
@@ -394,7 +396,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     try:
         extract_everything(sources, refreshed, "run-full")
         run_dbt(BUILD, refreshed, as_of_month, tmp_path / "refresh")
-        for schema, table in [("marts", t) for t in MARTS] + [("intermediate", "int_activities_live")]:
+        for schema, table in [("marts", t) for t in MARTS] + [("intermediate", t) for t in BY_KEY]:
             incremental, full = mart_rows(warehouse, table, schema), mart_rows(refreshed, table, schema)
             assert incremental - full == Counter() and full - incremental == Counter(), (
                 f"{table}: {sum((incremental - full).values())} rows only in the incremental build, "
@@ -408,8 +410,18 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert 0 < written < total, (
         f"the incremental run wrote {written} of {total} rows: not the incremental path"
     )
-    activities = sum(mart_rows(warehouse, "int_activities_live", "intermediate").values())
-    assert 0 < rows_written(tmp_path / "incremental", "int_activities_live") < activities
+    for table in BY_KEY:
+        held = sum(mart_rows(warehouse, table, "intermediate").values())
+        assert 0 < rows_written(tmp_path / "incremental", table) < held, table
+    with psycopg.connect(warehouse) as conn:
+        (unseen,) = conn.execute(
+            "select count(*) from staging.stg_billing__invoices as invoices "
+            "where invoices.loaded_at >= (select changes_loaded_from from intermediate.int_build_watermark) "
+            "and invoices.client_id not in ("
+            "  select client_id from intermediate.int_changed_clients where reaches_revenue"
+            ")"
+        ).fetchone()
+    assert unseen > 0, "an invoice edit no client sees, which the invoice tables rewrite by key"
     with psycopg.connect(warehouse) as conn:
         (deleted_after,) = conn.execute(
             "select count(*) from raw_crm.clients where deleted_at is not null"

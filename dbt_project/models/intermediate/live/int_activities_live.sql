@@ -10,13 +10,15 @@
 -- not soft-deleted; each with the current buying role of its contact, null when the contact is
 -- soft-deleted (it still counts, with no role). Rebuilt by client: an edited activity, a contact
 -- whose role changed and a deleted client all touch the clients of the activities they reach
--- (int_changed_clients); one that arrives after the window touches none, so none is kept.
+-- (int_changed_clients); one that arrives after the window touches none, so none is kept. The
+-- activities loaded since the last build are rewritten by key with their clients (one may have
+-- moved to another client).
 with
 
 activities as (
 
     select * from {{ ref('stg_crm__activities') }}
-    {{- changed_clients_only() }}
+    {{- changed_clients_only(loaded_from='stg_crm__activities') }}
 
 ),
 

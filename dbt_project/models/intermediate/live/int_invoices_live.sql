@@ -1,10 +1,22 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': 'revenue'},
+    pre_hook="{{ delete_changed_clients(moved_key='invoice_id', loaded_from='stg_billing__invoices') }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Invoices that count (every status): those of clients that are not soft-deleted. An invoice
--- of a client the CRM does not know (yet) stays: only a soft deletion removes rows.
+-- of a client the CRM does not know (yet) stays: only a soft deletion removes rows. Rebuilt for
+-- the clients a revenue source touched (a soft deletion among them), and by key, with its
+-- client, for every invoice loaded since the last build: an edit the client path does not see
+-- (an invoice paid) still changes its row here.
 with
 
 invoices as (
 
     select * from {{ ref('stg_billing__invoices') }}
+    {{- changed_clients_only(loaded_from='stg_billing__invoices') }}
 
 ),
 

@@ -1,12 +1,22 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'rebuilt_by_client': 'revenue'},
+    pre_hook="{{ delete_changed_clients(moved_key='invoice_id', loaded_from='stg_billing__invoices') }}",
+) }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- In-scope (issued or paid) invoices, each credited to the manager who owned its client at
 -- issued_at (null when unassigned), with its date and month in reporting_tz. Every in-scope
 -- invoice with an issued_at, whatever its month (no amounts here, so no fx rate is needed);
--- the amount models stop at as_of_month.
+-- the amount models stop at as_of_month. Rebuilt as int_invoices_live is, a client's every
+-- invoice at once (a repeat order compares it with the client's first).
 with
 
 invoices as (
 
     select * from {{ ref('int_invoices_live') }}
+    {{- changed_clients_only(loaded_from='stg_billing__invoices') }}
 
 ),
 
