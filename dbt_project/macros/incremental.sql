@@ -511,17 +511,25 @@
 
 
 {#
-    The filter of a client-path import CTE: the changed clients, on an incremental run by client.
-    With `loaded_from` (a staging view), also the clients of its rows loaded since the previous
-    build: a model keyed by those rows rewrites every one of them (an edit the client path does
-    not see still changes a column such a model holds).
+    The source rows the current model also rewrites by key (config meta `rebuilt_by_key`:
+    {'key': its key column, 'loaded_from': the staging view of those rows}), or none: the rows
+    loaded since the previous build, with every row of their clients. Such a model holds a
+    column an edit may change without touching any client (an invoice paid), or a row that may
+    move to another client. The hook and the import filter read it here, so they always agree.
 #}
-{% macro changed_clients_only(column='client_id', loaded_from=none) -%}
+{% macro rebuilt_by_key() -%}
+    {{ return(config.get('meta', {}).get('rebuilt_by_key')) }}
+{%- endmacro %}
+
+
+{# The filter of a client-path import CTE: the changed clients (and those of `rebuilt_by_key`), on an incremental run by client. #}
+{% macro changed_clients_only(column='client_id') -%}
     {%- if incremental_by_client() %}
+    {%- set by_key = rebuilt_by_key() %}
     where
         {{ is_changed_client(column, rebuilt_part()) }}
-        {%- if loaded_from %}
-        or {{ is_loaded_since(loaded_from, 'client_id', column) }}
+        {%- if by_key %}
+        or {{ is_loaded_since(by_key['loaded_from'], 'client_id', column) }}
         {%- endif %}
     {%- endif %}
 {%- endmacro %}
@@ -530,19 +538,19 @@
 {#
     Pre-hook of a client-path model: before the changed clients are inserted again, delete every
     row they had (a soft-deleted client's, a month that is gone); on a full plan, every row.
-    With `moved_key` (a table keyed by a source row, `loaded_from` its staging view), also the
-    rows of every source row loaded since the previous build, and of their clients: one that
-    moved to another client would otherwise stay under its old client, beside its new row.
+    With `rebuilt_by_key`, also the rows of its clients and of its keys: a row that moved to
+    another client would otherwise stay under its old client, beside its new row.
 #}
-{% macro delete_changed_clients(moved_key=none, loaded_from=none) -%}
+{% macro delete_changed_clients() -%}
     {%- if execute and this is not none and is_incremental() -%}
+        {%- set by_key = rebuilt_by_key() -%}
         delete from {{ this }}
         {%- if incremental_by_client() %}
         where
             {{ is_changed_client(part=rebuilt_part()) }}
-            {%- if moved_key %}
-            or {{ is_loaded_since(loaded_from, 'client_id') }}
-            or {{ is_loaded_since(loaded_from, moved_key) }}
+            {%- if by_key %}
+            or {{ is_loaded_since(by_key['loaded_from'], 'client_id') }}
+            or {{ is_loaded_since(by_key['loaded_from'], by_key['key']) }}
             {%- endif %}
         {%- endif %}
     {%- endif -%}

@@ -332,7 +332,7 @@ def window_end_of(as_of_month) -> datetime:
     return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def mart_rows(warehouse: str, table: str, schema: str = "marts") -> Counter:
+def table_rows(warehouse: str, table: str, schema: str = "marts") -> Counter:
     with psycopg.connect(warehouse) as conn:
         columns = [
             name
@@ -397,7 +397,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         extract_everything(sources, refreshed, "run-full")
         run_dbt(BUILD, refreshed, as_of_month, tmp_path / "refresh")
         for schema, table in [("marts", t) for t in MARTS] + [("intermediate", t) for t in BY_KEY]:
-            incremental, full = mart_rows(warehouse, table, schema), mart_rows(refreshed, table, schema)
+            incremental, full = table_rows(warehouse, table, schema), table_rows(refreshed, table, schema)
             assert incremental - full == Counter() and full - incremental == Counter(), (
                 f"{table}: {sum((incremental - full).values())} rows only in the incremental build, "
                 f"{sum((full - incremental).values())} only in the full refresh"
@@ -406,12 +406,12 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         drop_database(pg_cluster, refreshed)
 
     written = rows_written(tmp_path / "incremental", "client_month")
-    total = sum(mart_rows(warehouse, "client_month").values())
+    total = sum(table_rows(warehouse, "client_month").values())
     assert 0 < written < total, (
         f"the incremental run wrote {written} of {total} rows: not the incremental path"
     )
     for table in BY_KEY:
-        held = sum(mart_rows(warehouse, table, "intermediate").values())
+        held = sum(table_rows(warehouse, table, "intermediate").values())
         assert 0 < rows_written(tmp_path / "incremental", table) < held, table
     with psycopg.connect(warehouse) as conn:
         (unseen,) = conn.execute(
@@ -583,7 +583,7 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     assert moved == [(client_id,)]
     assert old_client_rebuilt == [], "the old client is not rebuilt: its row goes by the activity's key"
     written = rows_written(tmp_path / "after", "client_month")
-    assert 0 < written < sum(mart_rows(warehouse, "client_month").values())
+    assert 0 < written < sum(table_rows(warehouse, "client_month").values())
     # the data tests of client-path models read only the changed clients' rows on that run
     assert "int_changed_clients" in grain_test_sql(tmp_path / "after")
     assert "int_changed_clients" not in grain_test_sql(tmp_path / "full")
@@ -593,7 +593,7 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
         (stamped,) = conn.execute(
             "select count(*) from marts.client_month where _source_loaded_at = %s", (stamp,)
         ).fetchone()
-    assert 0 < stamped < sum(mart_rows(warehouse, "client_month").values())
+    assert 0 < stamped < sum(table_rows(warehouse, "client_month").values())
     row_test = grain_test_sql(tmp_path / "after", "not_null_client_month_net_revenue")
     assert "_source_loaded_at = cast(" in row_test and "int_changed_clients" not in row_test
     assert "_source_loaded_at" not in grain_test_sql(tmp_path / "full", "not_null_client_month_net_revenue")

@@ -2,8 +2,11 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={'rebuilt_by_client': true},
-    pre_hook="{{ delete_changed_clients(moved_key='activity_id', loaded_from='stg_crm__activities') }}",
+    meta={
+        'rebuilt_by_client': true,
+        'rebuilt_by_key': {'key': 'activity_id', 'loaded_from': 'stg_crm__activities'},
+    },
+    pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
 -- Activities that count, up to the end of the reporting window: not soft-deleted, their client
@@ -18,7 +21,7 @@ with
 activities as (
 
     select * from {{ ref('stg_crm__activities') }}
-    {{- changed_clients_only(loaded_from='stg_crm__activities') }}
+    {{- changed_clients_only() }}
 
 ),
 

@@ -2,8 +2,11 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={'rebuilt_by_client': 'revenue'},
-    pre_hook="{{ delete_changed_clients(moved_key='invoice_id', loaded_from='stg_billing__invoices') }}",
+    meta={
+        'rebuilt_by_client': 'revenue',
+        'rebuilt_by_key': {'key': 'invoice_id', 'loaded_from': 'stg_billing__invoices'},
+    },
+    pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
 -- Invoices that count (every status): those of clients that are not soft-deleted. An invoice
@@ -16,7 +19,7 @@ with
 invoices as (
 
     select * from {{ ref('stg_billing__invoices') }}
-    {{- changed_clients_only(loaded_from='stg_billing__invoices') }}
+    {{- changed_clients_only() }}
 
 ),
 
