@@ -20,7 +20,9 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import yaml
 from psycopg.conninfo import conninfo_to_dict
 
 from warehouse.connections import as_of_month_override
@@ -45,15 +47,27 @@ def first_of_month(day: date) -> date:
     return day.replace(day=1)
 
 
-def default_as_of_month(logical_date: date | datetime) -> date:
+def project_reporting_tz() -> str:
+    """`reporting_tz` as `dbt_project.yml` sets it: the pipeline passes no other."""
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    return str(project["vars"]["reporting_tz"])
+
+
+def default_as_of_month(logical_date: date | datetime, reporting_tz: str | None = None) -> date:
     """The reporting window's last month: `WAREHOUSE_AS_OF_MONTH` when set, else the month before the logical date's.
 
-    A datetime is taken in its own time zone (Airflow's logical dates are UTC).
+    An aware datetime is taken in `reporting_tz` (default: the project's), as every instant
+    of the marts is, so a month is reported only once it is complete there.
     """
     override = as_of_month_override()
     if override is not None:
         return override
-    day = logical_date.date() if isinstance(logical_date, datetime) else logical_date
+    if isinstance(logical_date, datetime):
+        if logical_date.tzinfo is not None:
+            logical_date = logical_date.astimezone(ZoneInfo(reporting_tz or project_reporting_tz()))
+        day = logical_date.date()
+    else:
+        day = logical_date
     previous = first_of_month(day).toordinal() - 1
     return first_of_month(date.fromordinal(previous))
 

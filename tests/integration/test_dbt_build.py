@@ -393,6 +393,13 @@ def test_default_as_of_month_is_the_month_before(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("WAREHOUSE_AS_OF_MONTH", raising=False)
     assert default_as_of_month(date(2026, 11, 1)) == date(2026, 10, 1)
     assert default_as_of_month(datetime(2026, 1, 15, 3, tzinfo=UTC)) == date(2025, 12, 1)
+    # 02:00 UTC on 1 November is still 31 October in New York, whose October is not complete yet
+    assert default_as_of_month(datetime(2026, 11, 1, 2, tzinfo=UTC), "America/New_York") == date(2026, 9, 1)
+    assert default_as_of_month(datetime(2026, 11, 1, 2, tzinfo=UTC), "UTC") == date(2026, 10, 1)
+    # 22:00 UTC on 31 October is 1 November in Moscow: October is complete there
+    assert default_as_of_month(datetime(2026, 10, 31, 22, tzinfo=UTC), "Europe/Moscow") == date(2026, 10, 1)
+    # without a zone given, the project's (UTC)
+    assert default_as_of_month(datetime(2026, 10, 31, 22, tzinfo=UTC)) == date(2026, 9, 1)
     monkeypatch.setenv("WAREHOUSE_AS_OF_MONTH", "2026-09-01")
     assert default_as_of_month(date(2026, 11, 1)) == date(2026, 9, 1)
 
