@@ -137,8 +137,13 @@
             on clients.client_id = changes.client_id
         where
             clients.loaded_at >= {{ since }}
-            -- deleted then and now: the marts held nothing of it
-            and not (built.client_id is null and clients.is_deleted)
+            -- deleted then and now: the marts held nothing of it (a client first delivered
+            -- deleted may have been billed before the CRM knew it: it counts)
+            and not (
+                built.client_id is null
+                and clients.is_deleted
+                and coalesce(clients.first_loaded_at < {{ since }}, false)
+            )
             and not coalesce(
                 not clients.is_deleted
                 and clients.segment is not distinct from built.segment

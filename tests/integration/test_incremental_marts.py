@@ -19,6 +19,7 @@ rows than it holds.
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -327,6 +328,39 @@ def change_clients_of_untouched_clients(data: Path, as_of_month, avoid: set[str]
     }
 
 
+def hide_a_billed_client(warehouse: str, data: Path, scratch: Path) -> str:
+    """Take a live, billed client out of raw, as if billing had been extracted before the CRM
+    delivered it: the first build keeps its billing rows (a client unknown to the CRM stays).
+    It is one the coming day of changes leaves alone (the same day applied to a copy: seeded,
+    so the same rows), in the base currency only (the day's revised rate reaches none of its
+    invoices), and the last by id (the other cases take the first ones)."""
+    preview = shutil.copytree(data, scratch)
+    apply_day_of_changes(preview, seed=7)
+    touched = clients_in_delta(max((preview / "_delta").iterdir()), preview)
+    with psycopg.connect(warehouse) as conn:
+        candidates = conn.execute(
+            "select clients.id, array_agg('invoice:' || invoices.id) from raw_crm.clients as clients "
+            "join raw_billing.invoices as invoices on invoices.client_id = clients.id "
+            "where clients.deleted_at is null "
+            "group by clients.id "
+            "having bool_or(invoices.status in ('issued', 'paid')) and bool_and(invoices.currency = 'RUB') "
+            'order by clients.id collate "C" desc'
+        ).fetchall()
+        client = next(c for c, invoices in candidates if not ({c, *invoices} & touched))
+        conn.execute("delete from raw_crm.clients where id = %s", (client,))
+    return client
+
+
+def deliver_deleted(data: Path, client: str) -> None:
+    """The CRM delivers the hidden client at last, already soft-deleted: every row about it goes."""
+    clients_entity = entity("crm", "clients")
+    clients = {c["id"]: c for c in read_entity(data, clients_entity)}
+    updated = max(parse_instant(c["updated_at"]) for c in clients.values()) + timedelta(minutes=3)
+    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    clients[client] = {**clients[client], "deleted_at": stamp, "updated_at": stamp}
+    write_entity(data, clients_entity, clients.values())
+
+
 def window_end_of(as_of_month) -> datetime:
     """The first instant after the reporting window (reporting_tz is UTC here)."""
     return datetime(as_of_month.year + as_of_month.month // 12, as_of_month.month % 12 + 1, 1, tzinfo=UTC)
@@ -346,6 +380,14 @@ def table_rows(warehouse: str, table: str, schema: str = "marts") -> Counter:
         return Counter(conn.execute(f"select {', '.join(columns)} from {schema}.{table}").fetchall())
 
 
+def table_rows_of_client(warehouse: str, client: str) -> int:
+    with psycopg.connect(warehouse) as conn:
+        (rows,) = conn.execute(
+            "select count(*) from marts.client_month where client_id = %s", (client,)
+        ).fetchone()
+    return rows
+
+
 def rows_written(target: Path, model: str) -> int:
     results = json.loads((target / "run_results.json").read_text())["results"]
     (result,) = [r for r in results if r["unique_id"] == f"model.account_management.{model}"]
@@ -358,7 +400,9 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     as_of_month = last_complete_month(sources.data)
     extract_everything(sources, warehouse, "run-1")
     load_history_day_by_day(warehouse)
+    hidden = hide_a_billed_client(warehouse, sources.data, tmp_path / "preview")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "full")
+    assert table_rows_of_client(warehouse, hidden), "billed, unknown to the CRM: its rows stay"
     with psycopg.connect(warehouse) as conn:
         (deleted_before,) = conn.execute(
             "select count(*) from raw_crm.clients where deleted_at is not null"
@@ -388,6 +432,18 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         clients_in_delta(delta, sources.data)
         | {credited_client, *contact_cases.values(), *owner_cases.values()}.union(*invoice_cases.values()),
     )
+    hidden_invoices = {
+        "invoice:" + str(i["id"])
+        for i in read_entity(sources.data, entity("billing", "invoices"))
+        if i["client_id"] == hidden
+    }
+    assert not ({hidden} | hidden_invoices) & (
+        clients_in_delta(delta, sources.data)
+        | {credited_client, *contact_cases.values(), *owner_cases.values()}.union(
+            *invoice_cases.values(), *client_cases.values()
+        )
+    ), "the hidden client must be reached by its deletion alone"
+    deliver_deleted(sources.data, hidden)
     sources.crm.reload()
     extract_everything(sources, warehouse, "run-2")
     run_dbt(BUILD, warehouse, as_of_month, tmp_path / "incremental")
@@ -429,7 +485,8 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         (fingerprints,) = conn.execute(
             "select count(distinct _build_parameters) from marts.client_month"
         ).fetchone()
-    assert deleted_after == deleted_before + 2  # the day's and the owner case's
+    assert deleted_after == deleted_before + 3  # the day's, the owner case's and the hidden client
+    assert not table_rows_of_client(warehouse, hidden), "a client delivered deleted takes its rows"
     assert fingerprints == 1
     assert sum(changed.values()) > 0
     assert_new_rows_after_the_window_change_no_client(warehouse, as_of_month)
@@ -437,6 +494,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         changed = dict(
             conn.execute("select client_id, reaches_revenue from intermediate.int_changed_clients").fetchall()
         )
+    assert changed.get(hidden) is True, "delivered deleted, it reaches the revenue models"
     # each invoice case reaches the revenue models
     assert {case: {c for c in clients if not changed.get(c)} for case, clients in invoice_cases.items()} == {
         case: set() for case in invoice_cases
