@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import re
 import resource
+import shutil
 import sys
 import time
 
@@ -147,12 +148,21 @@ def extract_sources(stack, warehouse: str, run_id: str) -> None:
         finance.load_table(warehouse, table.name, run_id, billing=stack.cluster.url("billing"))
 
 
-def timed_build(warehouse: str, as_of_month) -> float:
-    from warehouse.dbt import run_dbt
+def timed_build(warehouse: str, as_of_month, phase: str) -> float:
+    """One `dbt build`; its node times are kept in .local/bench/run_results_<phase>.json to profile.
+
+    The builds share the project's target folder, so each reuses the parse of the one before.
+    """
+    from warehouse.dbt import PROJECT_DIR, run_dbt
 
     started = time.perf_counter()
     run_dbt(["build", "--exclude-resource-type", "unit_test"], warehouse, as_of_month)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    shutil.copyfile(
+        PROJECT_DIR / "target" / "run_results.json",
+        PROJECT / ".local" / "bench" / f"run_results_{phase}.json",
+    )
+    return elapsed
 
 
 def bench_marts(stack, scale: str) -> dict:
@@ -161,12 +171,12 @@ def bench_marts(stack, scale: str) -> dict:
     warehouse = fresh_database(stack.cluster.url("postgres"), "bench_marts")
     as_of_month = last_complete_month(stack.data)
     extract_sources(stack, warehouse, "bench-full")
-    full_s = timed_build(warehouse, as_of_month)
+    full_s = timed_build(warehouse, as_of_month, "full")
     changed = stack.apply_day_of_changes()
     extract_sources(stack, warehouse, "bench-incremental")
-    incremental_s = timed_build(warehouse, as_of_month)
+    incremental_s = timed_build(warehouse, as_of_month, "incremental")
     # the same build once more, with nothing new: what every incremental build costs, whatever changed
-    no_change_s = timed_build(warehouse, as_of_month)
+    no_change_s = timed_build(warehouse, as_of_month, "no_change")
     return {
         "scale": scale,
         "changed_rows": sum(changed.values()),
