@@ -1,7 +1,8 @@
 """Edits a generated data set so that it holds the edges of metrics.md the generator never writes.
 
 The generator assigns every client an owner before its first invoice, creates it before it buys,
-credits notes after their invoice and keeps managers and contacts alive. Each edit below is legal
+credits notes after their invoice, delivers every billed client in the CRM and keeps managers and
+contacts alive. Each edit below is legal
 under sources.md and is an edge that "Readings that settle the edges" of metrics.md decides. The
 clients are picked by what the data holds (the ones with the most invoices), so the edits work on
 any seed.
@@ -188,4 +189,10 @@ def add_edge_cases(folder: Path) -> dict[str, str]:
             }
         )
     write(folder, "crm", "requests", requests)
+
+    # A client billed before the CRM delivered it: its rows stay (only a soft deletion removes
+    # them), with no attributes, credited by its owner changes, in no portfolio.
+    unknown = next(c for c in single_owner[6:] if c not in picked.values())
+    write(folder, "crm", "clients", [c for c in read(folder, "crm", "clients") if c["id"] != unknown])
+    picked["unknown_to_crm"] = unknown
     return picked

@@ -250,6 +250,9 @@ def test_marts_equal_the_reference_on_the_edges_of_metrics_md(
     assert revenue_before_first < 0
     assert first_change[0] == first_change[1] > 0
     assert deleted_manager_months > 0
+    # billed before the CRM delivered it: its months stay, credited to the owner its changes give
+    assert by_client[picked["unknown_to_crm"]]
+    assert None not in {owner for owner, *_ in by_client[picked["unknown_to_crm"]]}
 
 
 def test_differences_name_the_rows_and_columns() -> None:

@@ -59,7 +59,8 @@ Client month
   costs 0. Activities count by the month of `occurred_at`, requests by the month of
   `created_at`, over m-11..m. `contribution_margin_12m` = (T12 - sum of C over m-11..m)
   - cost_to_serve_12m.
-- `is_vip` is the current flag, a null flag read as false.
+- `is_vip` is the current flag (null for a client unknown to the CRM), a null flag read as
+  false by `is_vip_unprofitable`.
 - Health: revenue trend = 100 when the prior sum (m-5..m-3) <= 0, else
   clamp((2*recent - prior) * 100 / prior, 0, 100), which is the linear rule between ratios
   0.5 and 1.0. Engagement = clamp((120 - days) * 100 / 90, 0, 100) with days = last day of
@@ -404,13 +405,17 @@ class _Oracle:
             return _latest(_read_jsonl(crm / f"{entity}.jsonl"), lambda r: r["id"])
 
         self.managers = crm_latest("managers")  # soft-deleted managers kept on purpose
-        self.clients = {k: r for k, r in crm_latest("clients").items() if not _deleted(r)}
+        crm_clients = crm_latest("clients")
+        self.clients = {k: r for k, r in crm_clients.items() if not _deleted(r)}
+        # only a soft deletion removes a client's rows: a client billed before the CRM delivered
+        # it keeps them, with no attributes and in no portfolio
+        deleted_clients = {k for k, r in crm_clients.items() if _deleted(r)}
 
         def about_live_clients(entity: str) -> list[dict]:
             return [
                 r
                 for r in crm_latest(entity).values()
-                if not _deleted(r) and r.get("client_id") in self.clients
+                if not _deleted(r) and r.get("client_id") not in deleted_clients
             ]
 
         owner_changes = about_live_clients("owner_changes")
@@ -446,7 +451,11 @@ class _Oracle:
         # in-scope invoices, their lines and credit notes
         self.invoices = {}
         for invoice_id, row in invoices.items():
-            if row["status"] in IN_SCOPE and row["client_id"] in self.clients and _ts(row["issued_at"]):
+            if (
+                row["status"] in IN_SCOPE
+                and row["client_id"] not in deleted_clients
+                and _ts(row["issued_at"])
+            ):
                 self.invoices[invoice_id] = dict(row, _issued=_ts(row["issued_at"]))
         self.lines = defaultdict(list)
         for row in lines.values():
@@ -458,12 +467,22 @@ class _Oracle:
             for row in credit_notes.values()
             if int(row["invoice_id"]) in self.invoices and _ts(row["issued_at"])
         ]
+        # every client a mart can hold: the CRM's live clients and those only rows name
+        named = [*owner_changes, *self.activities, *self.deals, *self.requests, *self.surveys]
+        self.client_ids = sorted(
+            set(self.clients)
+            | {r["client_id"] for r in named}
+            | {r["client_id"] for r in self.invoices.values()}
+        )
+
+    def _all_clients(self) -> list[str]:
+        return self.client_ids
 
     # -- ownership -------------------------------------------------------------------------
     def owner_at(self, client_id: str, instant: datetime, *, inclusive: bool = True) -> str | None:
         times = self.owner_times.get(client_id)
         if not times:
-            return self.clients[client_id].get("owner_id")
+            return self.clients.get(client_id, {}).get("owner_id")
         index = bisect_right(times, instant) if inclusive else bisect_left(times, instant)
         rows = self.owner_rows[client_id]
         if index == 0:
@@ -514,14 +533,14 @@ class _Oracle:
         self.invoice_owner = {}
         for invoice_id, inv in self.invoices.items():
             client_id, issued = inv["client_id"], inv["_issued"]
-            rate = self._rate(inv["currency"], issued)
             owner = self.owner_at(client_id, issued)
             self.invoice_owner[invoice_id] = owner
-            amount = sum((rate * (_dec(li["amount"]) or ZERO) for li in self.lines[invoice_id]), ZERO)
-            cost = sum((rate * (_dec(li["cost_amount"]) or ZERO) for li in self.lines[invoice_id]), ZERO)
             j = self._month_of(issued) - self.lo
             if not 0 <= j < self.size:
-                continue
+                continue  # outside the window: no amount needed, so no rate either
+            rate = self._rate(inv["currency"], issued)
+            amount = sum((rate * (_dec(li["amount"]) or ZERO) for li in self.lines[invoice_id]), ZERO)
+            cost = sum((rate * (_dec(li["cost_amount"]) or ZERO) for li in self.lines[invoice_id]), ZERO)
             self.N[client_id][j] += amount
             self.C[client_id][j] += cost
             if owner is not None:
@@ -532,10 +551,10 @@ class _Oracle:
 
         for cn in self.credit_notes:
             inv = self.invoices[int(cn["invoice_id"])]
-            value = (_dec(cn["amount"]) or ZERO) * self._rate(inv["currency"], cn["_issued"])
             j = self._month_of(cn["_issued"]) - self.lo
             if not 0 <= j < self.size:
                 continue
+            value = (_dec(cn["amount"]) or ZERO) * self._rate(inv["currency"], cn["_issued"])
             self.N[inv["client_id"]][j] -= value
             owner = self.invoice_owner[int(cn["invoice_id"])]
             if owner is not None:
@@ -549,7 +568,7 @@ class _Oracle:
         self.first: dict[str, int] = {}  # client -> j of F(c), only when F(c) <= as_of_month
         self.status: dict[str, dict[int, str]] = {}
         self.lifetime: dict[str, dict[int, int]] = {}
-        for client_id in self.clients:
+        for client_id in self._all_clients():
             series = self.N[client_id]
             prefix = [ZERO]
             for value in series:
@@ -583,11 +602,14 @@ class _Oracle:
         self.owner_end: dict[str, list[str | None]] = {}
         month_ends = [self._month_start(self.lo + j + 1) for j in range(self.size)]
         self.portfolio: list[dict[str, list[str]]] = [defaultdict(list) for _ in range(self.size)]
-        for client_id, client in sorted(self.clients.items()):
-            created = _ts(client.get("created_at"))
-            created_j = self._month_of(created) - self.lo if created else -(10**9)
+        for client_id in self._all_clients():
             owners = [self.owner_at(client_id, end, inclusive=False) for end in month_ends]
             self.owner_end[client_id] = owners
+            client = self.clients.get(client_id)
+            if client is None:
+                continue  # unknown to the CRM: no created_at, in no portfolio
+            created = _ts(client.get("created_at"))
+            created_j = self._month_of(created) - self.lo if created else -(10**9)
             for j, owner in enumerate(owners):
                 if owner is not None and j >= created_j:
                     self.portfolio[j][owner].append(client_id)
@@ -607,7 +629,7 @@ class _Oracle:
         self.abc: dict[str, dict[int, str]] = defaultdict(dict)
         limit_a, limit_b = self.p.abc_thresholds["A"], self.p.abc_thresholds["B"]
         for j in range(self.size):
-            ranked = [(self.t12(c, j), c) for c in self.clients if self.active[c][j]]
+            ranked = [(self.t12(c, j), c) for c in self._all_clients() if self.active[c][j]]
             if not ranked:
                 continue
             ranked.sort(key=lambda item: (-item[0], item[1]))
@@ -698,8 +720,8 @@ class _Oracle:
         )
         for deal in self.deals:
             closed = _ts(deal.get("closed_at"))
-            if closed is None:
-                continue
+            if closed is None or not 0 <= self._month_of(closed) - lo < self.size:
+                continue  # no month of the marts: its amount needs no rate
             stats = self.deal_stats[(deal["manager_id"], self._month_of(closed) - lo)]
             if deal["stage"] == "won":
                 amount = (_dec(deal.get("amount")) or ZERO) * self._rate(deal["currency"], closed)
@@ -766,8 +788,8 @@ class _Oracle:
     def _client_month(self) -> list[dict]:
         rows = []
         for client_id in sorted(self.first):
-            client = self.clients[client_id]
-            is_vip = bool(client.get("is_vip"))
+            client = self.clients.get(client_id, {})
+            is_vip = client.get("is_vip")
             wallet = _dec(client.get("wallet_estimate"))
             series, costs = self.N[client_id], self.C[client_id]
             act_cost, req_count = self.act_cost[client_id], self.req_count[client_id]
@@ -822,7 +844,7 @@ class _Oracle:
                     "cost_to_serve_12m": cost_to_serve,
                     "contribution_margin_12m": contribution,
                     "is_unprofitable": unprofitable,
-                    "is_vip_unprofitable": is_vip and unprofitable,
+                    "is_vip_unprofitable": bool(is_vip) and unprofitable,
                     **self._health(client_id, j),
                 }
                 rows.append({column: row[column] for column in COLUMNS["client_month"]})
