@@ -77,6 +77,8 @@
         window and not the client's first (so the ownership of every instant the marts read
         stays; a first change also sets the owner before it): a reassignment entered today;
       activities, requests, surveys: their client;
+      an activity, request, survey or owner change moved to another client: also the client the
+        last build's live table (rebuilt after the plan) holds it under;
       contacts (their buying role is read through an activity's contact): the clients of the
         activities that name them, when the contact's role or client changed, or it came or went,
         against the last build's int_contacts_live (rebuilt after the plan); a new phone or the
@@ -112,6 +114,16 @@
     {%- set dated_through_invoice = {
         'stg_billing__invoice_lines': 'invoices.issued_at',
         'stg_billing__credit_notes': 'documents.issued_at',
+    } -%}
+    {#- rows whose client can change, and the table (built after the plan) that holds the client
+        the previous build read them under -#}
+    {%- set moved_between_clients = {
+        'stg_crm__activities': {'model': 'int_activities_live', 'key': 'activity_id', 'reaches_revenue': 'false'},
+        'stg_crm__requests': {'model': 'int_requests_live', 'key': 'request_id', 'reaches_revenue': 'false'},
+        'stg_crm__surveys': {'model': 'int_surveys_live', 'key': 'survey_id', 'reaches_revenue': 'false'},
+        'stg_crm__owner_changes': {
+            'model': 'int_owner_changes_live', 'key': 'owner_change_id', 'reaches_revenue': 'true'
+        },
     } -%}
     {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
     {%- set built_clients = existing_model_relation('int_clients_live') -%}
@@ -251,6 +263,21 @@
             )
         {%- endif %}
         union all
+    {#- a row moved to another client touches the client the previous build's table holds it
+        under too (its current client counts above): the old client's rows must lose it #}
+    {%- for name, previous in moved_between_clients.items() %}
+        {%- set built_rows = existing_model_relation(previous.model) %}
+        {%- if built_rows is not none %}
+        select built.client_id, {{ previous.reaches_revenue }} as reaches_revenue
+        from {{ ref(name) }} as edited
+        inner join {{ built_rows }} as built
+            on edited.{{ previous.key }} = built.{{ previous.key }}
+        where
+            edited.loaded_at >= {{ since }}
+            and edited.client_id is distinct from built.client_id
+        union all
+        {%- endif %}
+    {%- endfor %}
         select activities.client_id, false as reaches_revenue
         from {{ ref('stg_crm__managers') }} as managers
         inner join {{ ref('stg_crm__activities') }} as activities

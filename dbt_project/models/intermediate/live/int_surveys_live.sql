@@ -1,3 +1,6 @@
+-- depends_on: {{ ref('int_changed_clients') }}
+-- Built after the plan, which finds the client an edited row had in the previous build's table
+-- (macros/incremental.sql).
 -- Survey answers that count: those of clients that are not soft-deleted (a soft-deleted
 -- contact's answer still counts).
 with
