@@ -2,10 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    meta={
-        'rebuilt_by_client': true,
-        'rebuilt_by_key': {'key': 'activity_id', 'loaded_from': 'stg_crm__activities'},
-    },
+    meta={'rebuilt_by_client': true},
     pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
@@ -13,9 +10,8 @@
 -- not soft-deleted; each with the current buying role of its contact, null when the contact is
 -- soft-deleted (it still counts, with no role). Rebuilt by client: an edited activity, a contact
 -- whose role changed and a deleted client all touch the clients of the activities they reach
--- (int_changed_clients); one that arrives after the window touches none, so none is kept. The
--- activities loaded since the last build are rewritten by key with their clients (one may have
--- moved to another client).
+-- (int_changed_clients); one that arrives after the window touches none, so none is kept. One
+-- moved to another client touches the client this table held it under too, so its old row goes.
 with
 
 activities as (
