@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +43,8 @@ pytestmark = pytest.mark.integration
 BUILD = ["build", "--exclude-resource-type", "unit_test"]
 MARTS = ["client_month", "revenue_movements", "cohort_retention", "manager_month", "manager_quarter"]
 AUDIT_COLUMNS = {"_source_loaded_at", "_build_parameters"}
-# intermediate tables rebuilt by client and by the key of the rows loaded since the last build
+# intermediate tables rebuilt by client (the invoice tables also by the key of the invoices loaded
+# since the last build): each must equal a full build too
 BY_KEY = ["int_activities_live", "int_invoices_live", "int_invoices_credited"]
 
 
@@ -55,6 +57,12 @@ def load_history_day_by_day(warehouse: str) -> None:
         ).fetchall()
         for schema, table in tables:
             conn.execute(f'update {schema}."{table}" set _loaded_at = least(_loaded_at, updated_at)')
+
+
+def stamp_after(rows: Iterable[dict], minutes: int) -> str:
+    """An `updated_at` `minutes` after the newest of `rows`: the next extract reads the edit."""
+    newest = max(parse_instant(r["updated_at"]) for r in rows)
+    return (newest + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def delta_rows(delta: Path, source: str, name: str) -> list[dict]:
@@ -212,8 +220,7 @@ def change_contacts_of_untouched_clients(data: Path, as_of_month, avoid: set[str
         and clients_naming.get(c["id"])
         and not (clients_naming[c["id"]] | {c["client_id"]}) & taken
     )
-    updated = max(parse_instant(c["updated_at"]) for c in contacts.values()) + timedelta(minutes=1)
-    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = stamp_after(contacts.values(), minutes=1)
     contacts[promoted["id"]] = {**promoted, "buying_role": "decision_maker", "updated_at": stamp}
     contacts[rephoned["id"]] = {**rephoned, "phone": "+7 900 000-00-00", "updated_at": stamp}
     new_contact = {**promoted, "id": "CT-NEW-1", "client_id": quiet_client, "updated_at": stamp}
@@ -246,8 +253,7 @@ def change_owners_of_untouched_clients(
     clients_entity, changes_entity = entity("crm", "clients"), entity("crm", "owner_changes")
     clients = {c["id"]: c for c in read_entity(data, clients_entity)}
     changes = list(read_entity(data, changes_entity))
-    updated = max(parse_instant(c["updated_at"]) for c in clients.values()) + timedelta(minutes=1)
-    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = stamp_after(clients.values(), minutes=1)
     history = sorted(
         (c for c in changes if c["client_id"] == moved), key=lambda c: (c["changed_at"], c["id"])
     )
@@ -287,15 +293,14 @@ def change_clients_of_untouched_clients(data: Path, as_of_month, avoid: set[str]
     reassigned = next(c for c in quiet if c in with_changes)
     first_change = next(c for c in quiet if c not in with_changes)
     wallet, industry = [c for c in quiet if c not in (reassigned, first_change)][:2]
-    updated = max(parse_instant(c["updated_at"]) for c in clients.values()) + timedelta(minutes=2)
-    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = stamp_after(clients.values(), minutes=2)
     owner = max(
         (c for c in changes if c["client_id"] == reassigned), key=lambda c: (c["changed_at"], c["id"])
     )
     managers = sorted(m["id"] for m in read_entity(data, entity("crm", "managers")))
     successor = next(m for m in managers if m != owner["new_owner_id"])
     first_owner = next(m for m in managers if m != clients[first_change]["owner_id"])
-    assert updated >= window_end_of(as_of_month)
+    assert parse_instant(stamp) >= window_end_of(as_of_month)
     changes.append(
         {
             "id": "OC-NEW-2",
@@ -349,9 +354,7 @@ def move_rows_of_untouched_clients(data: Path, as_of_month, avoid: set[str], tar
         source = quiet[1] if name == "owner_changes" else quiet[0]
         e = entity("crm", name)
         rows = list(read_entity(data, e))
-        stamp = (max(parse_instant(r["updated_at"]) for r in rows) + timedelta(minutes=4)).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
+        stamp = stamp_after(rows, minutes=4)
         row = next(
             r
             for r in sorted(rows, key=lambda r: r["id"])
@@ -392,8 +395,7 @@ def deliver_deleted(data: Path, client: str) -> None:
     """The CRM delivers the hidden client at last, already soft-deleted: every row about it goes."""
     clients_entity = entity("crm", "clients")
     clients = {c["id"]: c for c in read_entity(data, clients_entity)}
-    updated = max(parse_instant(c["updated_at"]) for c in clients.values()) + timedelta(minutes=3)
-    stamp = updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = stamp_after(clients.values(), minutes=3)
     clients[client] = {**clients[client], "deleted_at": stamp, "updated_at": stamp}
     write_entity(data, clients_entity, clients.values())
 
