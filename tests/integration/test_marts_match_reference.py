@@ -159,6 +159,17 @@ NON_DEFAULT_PARAMS = Params(
 )
 
 
+# the other ends of the ranges: a one-month activity window (active means N(m) > 0), no growth
+# target, SLAs of hours, wide ABC bands, and a zone with a half-hour offset
+BOUNDARY_PARAMS = Params(
+    activity_window_months=1,
+    growth_target=Decimal("0"),
+    sla_hours={"high": 1, "normal": 2},
+    abc_thresholds={"A": Decimal("0.50"), "B": Decimal("0.99")},
+    reporting_tz="Asia/Kolkata",
+)
+
+
 @pytest.fixture(scope="module")
 def changed_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small data set (300 clients, 24 months) with two more days of changes applied."""
@@ -169,7 +180,11 @@ def changed_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("params", [DEFAULT_PARAMS, NON_DEFAULT_PARAMS], ids=["defaults", "other-settings"])
+@pytest.mark.parametrize(
+    "params",
+    [DEFAULT_PARAMS, NON_DEFAULT_PARAMS, BOUNDARY_PARAMS],
+    ids=["defaults", "other-settings", "boundary-settings"],
+)
 def test_marts_equal_the_reference_implementation(
     changed_dataset: Path, params: Params, warehouse: str, pg_cluster, tmp_path: Path
 ) -> None:
