@@ -10,7 +10,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     meta={'rebuilt_by_client': true, 'written_at': '_source_loaded_at'},
-    indexes=[{'columns': ['_source_loaded_at']}, {'columns': ['client_id']}],
+    indexes=[{'columns': ['_source_loaded_at']}],
     pre_hook="{{ delete_changed_clients() }}",
     post_hook="{{ update_moved_abc_classes(ref('int_client_month_abc')) }}",
 ) }}

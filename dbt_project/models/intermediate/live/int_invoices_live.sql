@@ -6,7 +6,6 @@
         'rebuilt_by_client': 'revenue',
         'rebuilt_by_key': {'key': 'invoice_id', 'loaded_from': 'stg_billing__invoices'},
     },
-    indexes=[{'columns': ['client_id']}],
     pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}

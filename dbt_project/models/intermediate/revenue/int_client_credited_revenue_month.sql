@@ -3,7 +3,6 @@
     incremental_strategy='append',
     on_schema_change='fail',
     meta={'rebuilt_by_client': 'revenue'},
-    indexes=[{'columns': ['client_id']}],
     pre_hook="{{ delete_changed_clients() }}",
 ) }}
 -- depends_on: {{ ref('int_changed_clients') }}
