@@ -45,7 +45,7 @@ MARTS = ["client_month", "revenue_movements", "cohort_retention", "manager_month
 AUDIT_COLUMNS = {"_source_loaded_at", "_build_parameters"}
 # intermediate tables rebuilt by client (the invoice tables also by the key of the invoices loaded
 # since the last build): each must equal a full build too
-BY_KEY = ["int_activities_live", "int_invoices_live", "int_invoices_credited"]
+COMPARED_INTERMEDIATE = ["int_activities_live", "int_invoices_live", "int_invoices_credited"]
 
 
 def load_history_day_by_day(warehouse: str) -> None:
@@ -453,30 +453,31 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     upsert_billing(sources.billing, delta)
     credited_client = add_late_credit_note_in_window(sources.billing, as_of_month)
     invoice_cases = change_invoices_of_untouched_clients(sources.billing, as_of_month, delta, sources.data)
+
+    def reached(*cases: Iterable[str]) -> set[str]:
+        """The clients the day's delta, the late credit note and the given cases touch."""
+        return clients_in_delta(delta, sources.data) | {credited_client}.union(*cases)
+
     contact_cases = change_contacts_of_untouched_clients(
-        sources.data,
-        as_of_month,
-        clients_in_delta(delta, sources.data) | {credited_client}.union(*invoice_cases.values()),
+        sources.data, as_of_month, reached(*invoice_cases.values())
     )
     owner_cases = change_owners_of_untouched_clients(
-        sources.data,
-        sources.billing,
-        as_of_month,
-        clients_in_delta(delta, sources.data)
-        | {credited_client, *contact_cases.values()}.union(*invoice_cases.values()),
+        sources.data, sources.billing, as_of_month, reached(contact_cases.values(), *invoice_cases.values())
     )
     client_cases = change_clients_of_untouched_clients(
         sources.data,
         as_of_month,
-        clients_in_delta(delta, sources.data)
-        | {credited_client, *contact_cases.values(), *owner_cases.values()}.union(*invoice_cases.values()),
+        reached(contact_cases.values(), owner_cases.values(), *invoice_cases.values()),
     )
     moved_cases = move_rows_of_untouched_clients(
         sources.data,
         as_of_month,
-        clients_in_delta(delta, sources.data)
-        | {credited_client, hidden, *contact_cases.values(), *owner_cases.values()}.union(
-            *invoice_cases.values(), *client_cases.values()
+        reached(
+            {hidden},
+            contact_cases.values(),
+            owner_cases.values(),
+            *invoice_cases.values(),
+            *client_cases.values(),
         ),
         target=credited_client,
     )
@@ -485,11 +486,12 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
         for i in read_entity(sources.data, entity("billing", "invoices"))
         if i["client_id"] == hidden
     }
-    assert not ({hidden} | hidden_invoices) & (
-        clients_in_delta(delta, sources.data)
-        | {credited_client, *contact_cases.values(), *owner_cases.values(), *moved_cases.values()}.union(
-            *invoice_cases.values(), *client_cases.values()
-        )
+    assert not ({hidden} | hidden_invoices) & reached(
+        contact_cases.values(),
+        owner_cases.values(),
+        moved_cases.values(),
+        *invoice_cases.values(),
+        *client_cases.values(),
     ), "the hidden client must be reached by its deletion alone"
     deliver_deleted(sources.data, hidden)
     sources.crm.reload()
@@ -500,7 +502,9 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     try:
         extract_everything(sources, refreshed, "run-full")
         run_dbt(BUILD, refreshed, as_of_month, tmp_path / "refresh")
-        for schema, table in [("marts", t) for t in MARTS] + [("intermediate", t) for t in BY_KEY]:
+        for schema, table in [("marts", t) for t in MARTS] + [
+            ("intermediate", t) for t in COMPARED_INTERMEDIATE
+        ]:
             incremental, full = table_rows(warehouse, table, schema), table_rows(refreshed, table, schema)
             assert incremental - full == Counter() and full - incremental == Counter(), (
                 f"{table}: {sum((incremental - full).values())} rows only in the incremental build, "
@@ -514,7 +518,7 @@ def test_incremental_build_after_a_day_of_changes_equals_a_full_refresh(
     assert 0 < written < total, (
         f"the incremental run wrote {written} of {total} rows: not the incremental path"
     )
-    for table in BY_KEY:
+    for table in COMPARED_INTERMEDIATE:
         held = sum(table_rows(warehouse, table, "intermediate").values())
         assert 0 < rows_written(tmp_path / "incremental", table) < held, table
     with psycopg.connect(warehouse) as conn:
