@@ -458,6 +458,33 @@ def test_a_missing_month_fails_the_gap_test(built: str, tmp_path: Path) -> None:
             conn.execute("drop table public.removed")
 
 
+def test_a_null_in_a_required_column_fails_the_model_s_not_null_test(built: str, tmp_path: Path) -> None:
+    """client_month's columns besides its grain are checked in one test: a null margin_pct (a
+    column that may be null: N = 0) passes it; bravo's March health band set to null fails it,
+    on that one row."""
+    required = ["test", "--select", "client_month_columns_not_null"]
+    bravo_march = "where client_id = 'bravo' and month = %s"
+    with psycopg.connect(built) as conn:
+        margin, band = conn.execute(
+            f"select margin_pct, health_band from marts.client_month {bravo_march}", (MAR,)
+        ).fetchone()
+        conn.execute(f"update marts.client_month set margin_pct = null {bravo_march}", (MAR,))
+    try:
+        run_dbt(required, built, AS_OF_MONTH, tmp_path / "nullable")
+        with psycopg.connect(built) as conn:
+            conn.execute(f"update marts.client_month set health_band = null {bravo_march}", (MAR,))
+        with pytest.raises(DbtRunError) as failure:
+            run_dbt(required, built, AS_OF_MONTH, tmp_path / "required")
+        assert "client_month_columns_not_null" in str(failure.value)
+        assert "Got 1 result" in str(failure.value)
+    finally:
+        with psycopg.connect(built) as conn:
+            conn.execute(
+                f"update marts.client_month set margin_pct = %s, health_band = %s {bravo_march}",
+                (margin, band, MAR),
+            )
+
+
 def test_a_movement_off_by_a_cent_fails_the_sum_test(built: str, tmp_path: Path) -> None:
     """m2's March expansion (0.00) one cent off: m2's March movements no longer add up to the
     change of the clients m2 owns at month end, and the test fails on that one scope."""
