@@ -14,14 +14,19 @@ voided, one moved back a month, one moved to another client.
 A second warehouse extracts the same sources and builds them in full; every mart must match row
 for row (the audit columns of client_month aside), and client_month must have rewritten fewer
 rows than it holds.
+
+The other tests start from the tiny data set extracted and built in full as it is: that build is
+made once per module, and each test gets a copy of its warehouse (`built_warehouse`).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,10 +34,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from simulator.billing_loader import upsert_billing
+from simulator.billing_loader import load_billing, upsert_billing
 from simulator.changes import apply_day_of_changes
+from simulator.crm_server import CrmServer
 from simulator.dataset import last_complete_month, read_entity, write_entity
-from tests.integration.conftest import create_database, drop_database
+from tests.integration.conftest import TOKEN, Sources, create_database, drop_database
 from tests.integration.test_extract import extract_everything
 from warehouse.contract import entity
 from warehouse.dbt import run_dbt
@@ -46,6 +52,46 @@ AUDIT_COLUMNS = {"_source_loaded_at", "_build_parameters"}
 # intermediate tables rebuilt by client (the invoice tables also by the key of the invoices loaded
 # since the last build): each must equal a full build too
 COMPARED_INTERMEDIATE = ["int_activities_live", "int_invoices_live", "int_invoices_credited"]
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    url: str
+    full_build: Path  # the target folder of its full build
+
+
+@pytest.fixture(scope="module")
+def built_once(
+    pg_cluster, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BuiltWarehouse]:
+    """The tiny data set extracted and built in full once, as the template of built_warehouse."""
+    data = tmp_path_factory.mktemp("built-once") / "dataset"
+    shutil.copytree(tiny_dataset, data)
+    billing = create_database(pg_cluster, "billing")
+    warehouse = create_database(pg_cluster, "built")
+    try:
+        load_billing(billing, data)
+        with CrmServer(data, token=TOKEN) as crm:
+            extract_everything(Sources(data=data, billing=billing, crm=crm), warehouse, "run-1")
+        full_build = data.parent / "full"
+        run_dbt(BUILD, warehouse, last_complete_month(data), full_build)
+        yield BuiltWarehouse(warehouse, full_build)
+    finally:
+        drop_database(pg_cluster, warehouse)
+        drop_database(pg_cluster, billing)
+
+
+@pytest.fixture
+def built_warehouse(pg_cluster, built_once: BuiltWarehouse) -> Iterator[BuiltWarehouse]:
+    """A private copy of built_once: what extracting the `sources` fixture (the same tiny data
+    set) and building it in full gives, without doing it again (a template copies files)."""
+    name = f"warehouse_{uuid.uuid4().hex[:10]}"
+    template = built_once.url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template "{template}"')
+    copy = BuiltWarehouse(pg_cluster.url(name), built_once.full_build)
+    yield copy
+    drop_database(pg_cluster, copy.url)
 
 
 def load_history_day_by_day(warehouse: str) -> None:
@@ -640,13 +686,14 @@ def net_revenue(warehouse: str, client_id: str, month) -> Decimal:
     return value
 
 
-def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehouse, tmp_path: Path) -> None:
+def test_a_load_that_commits_during_a_build_is_read_by_the_next(
+    sources, built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
     """A load transaction open while a build runs commits after it, with a `_loaded_at` older
     than rows the build saw: the next build still reads it (the watermark is the safe point,
     not the newest `_loaded_at`)."""
     as_of_month = last_complete_month(sources.data)
-    extract_everything(sources, warehouse, "run-1")
-    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "full")
+    warehouse, full_build = built_warehouse.url, built_warehouse.full_build
     with psycopg.connect(warehouse) as conn:
         line_id, client_id = conn.execute(
             "select invoice_line_id, client_id from intermediate.int_invoice_lines_credited "
@@ -703,7 +750,7 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     assert 0 < written < sum(table_rows(warehouse, "client_month").values())
     # the data tests of client-path models read only the changed clients' rows on that run
     assert "int_changed_clients" in grain_test_sql(tmp_path / "after")
-    assert "int_changed_clients" not in grain_test_sql(tmp_path / "full")
+    assert "int_changed_clients" not in grain_test_sql(full_build)
     # client_month's row-wise tests read the rows this build stamped, with the stamp as a literal
     with psycopg.connect(warehouse) as conn:
         (stamp,) = conn.execute("select loaded_before from intermediate.int_build_watermark").fetchone()
@@ -713,7 +760,7 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     assert 0 < stamped < sum(table_rows(warehouse, "client_month").values())
     row_test = grain_test_sql(tmp_path / "after", "client_month_columns_not_null")
     assert "_source_loaded_at = cast(" in row_test and "int_changed_clients" not in row_test
-    assert "_source_loaded_at" not in grain_test_sql(tmp_path / "full", "client_month_columns_not_null")
+    assert "_source_loaded_at = cast(" not in grain_test_sql(full_build, "client_month_columns_not_null")
     # and those of the revenue models only the clients a revenue source touched
     lines_test = grain_test_sql(tmp_path / "after", "unique_int_invoice_lines_credited_invoice_line_id")
     assert "reaches_revenue" in lines_test
@@ -727,7 +774,7 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
     assert months == [as_of_month]
     abc_test = "not_null_int_client_month_abc_month"
     assert "int_changed_months" in grain_test_sql(tmp_path / "after", abc_test)
-    assert "int_changed_months" not in grain_test_sql(tmp_path / "full", abc_test)
+    assert "int_changed_months" not in grain_test_sql(full_build, abc_test)
     run_dbt(
         ["run", "--select", "int_client_month_abc", "--full-refresh"],
         warehouse,
@@ -740,7 +787,7 @@ def test_a_load_that_commits_during_a_build_is_read_by_the_next(sources, warehou
 
 @pytest.mark.parametrize("stopped_run", [[], ["--full-refresh"]], ids=["by client", "full refresh"])
 def test_a_build_that_stops_after_the_lines_hides_no_change_from_the_next(
-    sources, warehouse, tmp_path: Path, stopped_run: list[str]
+    sources, built_warehouse: BuiltWarehouse, tmp_path: Path, stopped_run: list[str]
 ) -> None:
     """A build that rewrites int_invoice_lines_credited and stops before client_month leaves the
     lines ahead of client_month (`dbt run` of the lines and their parents stands for a build
@@ -749,8 +796,7 @@ def test_a_build_that_stops_after_the_lines_hides_no_change_from_the_next(
     with already hold the new date: it repeats the stopped plan."""
     as_of_month = last_complete_month(sources.data)
     previous_month = (as_of_month - timedelta(days=1)).replace(day=1)
-    extract_everything(sources, warehouse, "run-1")
-    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "full")
+    warehouse = built_warehouse.url
     with psycopg.connect(warehouse) as conn:
         invoice_id, client_id, amount = conn.execute(
             "select lines.invoice_id, lines.client_id, sum(lines.amount) "
