@@ -30,6 +30,19 @@ def drop_database(cluster, url: str) -> None:
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+def extract_data_set(cluster, data: Path, warehouse: str, run_id: str) -> None:
+    """Serve `data` as a private billing DB and CRM API and extract all of it into `warehouse`."""
+    from tests.integration.test_extract import extract_everything
+
+    billing = create_database(cluster, "billing")
+    try:
+        load_billing(billing, data)
+        with CrmServer(data, token=TOKEN) as crm:
+            extract_everything(Sources(data=data, billing=billing, crm=crm), warehouse, run_id)
+    finally:
+        drop_database(cluster, billing)
+
+
 @dataclass
 class Sources:
     data: Path

@@ -34,11 +34,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from simulator.billing_loader import load_billing, upsert_billing
+from simulator.billing_loader import upsert_billing
 from simulator.changes import apply_day_of_changes
-from simulator.crm_server import CrmServer
 from simulator.dataset import last_complete_month, read_entity, write_entity
-from tests.integration.conftest import TOKEN, Sources, create_database, drop_database
+from tests.integration.conftest import create_database, drop_database, extract_data_set
 from tests.integration.test_extract import extract_everything
 from warehouse.contract import entity
 from warehouse.dbt import run_dbt
@@ -67,18 +66,14 @@ def built_once(
     """The tiny data set extracted and built in full once, as the template of built_warehouse."""
     data = tmp_path_factory.mktemp("built-once") / "dataset"
     shutil.copytree(tiny_dataset, data)
-    billing = create_database(pg_cluster, "billing")
     warehouse = create_database(pg_cluster, "built")
     try:
-        load_billing(billing, data)
-        with CrmServer(data, token=TOKEN) as crm:
-            extract_everything(Sources(data=data, billing=billing, crm=crm), warehouse, "run-1")
+        extract_data_set(pg_cluster, data, warehouse, "run-1")
         full_build = data.parent / "full"
         run_dbt(BUILD, warehouse, last_complete_month(data), full_build)
         yield BuiltWarehouse(warehouse, full_build)
     finally:
         drop_database(pg_cluster, warehouse)
-        drop_database(pg_cluster, billing)
 
 
 @pytest.fixture

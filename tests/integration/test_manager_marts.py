@@ -64,7 +64,7 @@ from fractions import Fraction
 import psycopg
 import pytest
 
-from tests.integration.conftest import create_database, drop_database
+from tests.integration.conftest import create_database, drop_database, extract_data_set
 from tests.integration.test_dbt_build import rows
 from warehouse.dbt import run_dbt
 from warehouse.raw import ensure_raw_layer
@@ -551,22 +551,15 @@ def test_demo_data_set_builds_with_every_manager_test(
     soft-deleted manager M0018 (terminated 2025-10-12) keeps its rows up to October 2025, and
     M0020 (terminated 2025-11-09) stops in November 2025.
     """
-    from simulator.billing_loader import load_billing
-    from simulator.crm_server import CrmServer
     from simulator.dataset import last_complete_month
     from simulator.generate import generate
-    from tests.integration.conftest import TOKEN, Sources
-    from tests.integration.test_extract import extract_everything
 
     data = tmp_path_factory.mktemp("demo") / "demo"
     generate(data, seed=42, end_date=date(2026, 10, 31), scale="demo")
     as_of_month = last_complete_month(data)
-    billing = create_database(pg_cluster, "demo_billing")
     warehouse = create_database(pg_cluster, "demo_warehouse")
     try:
-        load_billing(billing, data)
-        with CrmServer(data, token=TOKEN) as crm:
-            extract_everything(Sources(data=data, billing=billing, crm=crm), warehouse, "demo")
+        extract_data_set(pg_cluster, data, warehouse, "demo")
         run_dbt(
             [
                 "build",
@@ -591,4 +584,3 @@ def test_demo_data_set_builds_with_every_manager_test(
         assert rows(warehouse, "select count(distinct manager_id) from marts.manager_quarter") == [(25,)]
     finally:
         drop_database(pg_cluster, warehouse)
-        drop_database(pg_cluster, billing)

@@ -18,14 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from simulator.billing_loader import load_billing
 from simulator.changes import apply_day_of_changes
-from simulator.crm_server import CrmServer
 from simulator.dataset import last_complete_month
 from simulator.generate import generate
-from tests.integration.conftest import TOKEN, Sources, create_database, drop_database
+from tests.integration.conftest import extract_data_set
 from tests.integration.dataset_edges import add_edge_cases
-from tests.integration.test_extract import extract_everything
 from tests.oracle.marts import COLUMNS, DEFAULT_PARAMS, Params, compute_marts
 from warehouse.dbt import run_dbt
 
@@ -119,13 +116,7 @@ def build_marts_the_production_way(
 ) -> date:
     """Load, extract and build the marts for `as_of_month` (default: the last complete month)."""
     as_of_month = as_of_month or last_complete_month(folder)
-    billing = create_database(cluster, "billing")
-    try:
-        load_billing(billing, folder)
-        with CrmServer(folder, token=TOKEN) as crm:
-            extract_everything(Sources(data=folder, billing=billing, crm=crm), warehouse, "reference")
-    finally:
-        drop_database(cluster, billing)
+    extract_data_set(cluster, folder, warehouse, "reference")
     run_dbt(["run", "--select", "+marts"], warehouse, as_of_month, target, extra_vars=dbt_vars(params))
     return as_of_month
 
