@@ -149,6 +149,9 @@ def built(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
                 "+cohort_retention",
                 "--indirect-selection",
                 "cautious",
+                # the unit tests run once, in test_dbt_build
+                "--exclude-resource-type",
+                "unit_test",
             ],
             url,
             AS_OF_MONTH,

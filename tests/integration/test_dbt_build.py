@@ -37,6 +37,8 @@ Hand-worked results:
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -148,6 +150,7 @@ def built(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
             ensure_raw_layer(conn)
             conn.execute(RAW_DATA)
         run_dbt(["build"], url, AS_OF_MONTH, target)
+        shutil.copyfile(target / "run_results.json", target / "build_run_results.json")
         yield url, target
     finally:
         drop_database(pg_cluster, url)
@@ -156,6 +159,19 @@ def built(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
 def rows(url: str, query: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(query).fetchall()
+
+
+@pytest.mark.integration
+def test_the_build_runs_every_unit_test(built: tuple[str, Path]) -> None:
+    """This module's build is where the suite runs the dbt unit tests (the other builds leave them
+    out: they do not depend on the data): every unit test of the project ran, and passed."""
+    _, target = built
+    results = json.loads((target / "build_run_results.json").read_text())["results"]
+    ran = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+    defined = set(json.loads((target / "manifest.json").read_text())["unit_tests"])
+    assert len(defined) >= 60
+    assert set(ran) == defined
+    assert set(ran.values()) == {"pass"}
 
 
 @pytest.mark.integration

@@ -284,6 +284,9 @@ def warehouse_built(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 # also reads the managers)
                 "--indirect-selection",
                 "cautious",
+                # the unit tests run once, in test_dbt_build
+                "--exclude-resource-type",
+                "unit_test",
             ],
             url,
             AS_OF_MONTH,
@@ -546,7 +549,7 @@ def test_demo_data_set_builds_with_every_manager_test(
 ) -> None:
     """The demo data set (seed 42, to 2026-10-31), extracted like the pipeline does, builds the manager marts.
 
-    The build runs every unit and data test of the manager marts and their parents, the
+    The build runs every data test of the manager marts and their parents, the
     reconciliation with the company's revenue and the employment coverage test. The demo's
     soft-deleted manager M0018 (terminated 2025-10-12) keeps its rows up to October 2025, and
     M0020 (terminated 2025-11-09) stops in November 2025.
@@ -570,6 +573,9 @@ def test_demo_data_set_builds_with_every_manager_test(
                 "assert_manager_marts_cover_employment",
                 "--indirect-selection",
                 "cautious",
+                # the unit tests run once, in test_dbt_build
+                "--exclude-resource-type",
+                "unit_test",
             ],
             warehouse,
             as_of_month,
