@@ -17,10 +17,12 @@ from warehouse.connections import CrmApi
 TOKEN = "integration-token"
 
 
-def create_database(cluster, prefix: str) -> str:
+def create_database(cluster, prefix: str, template: str | None = None) -> str:
+    """A new database named `prefix`_<random>: empty, or a copy of the database at URL `template`."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    source = template.rsplit("/", 1)[1] if template else "template0"
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(f"create database \"{name}\" template template0 locale 'C' encoding 'UTF8'")
+        conn.execute(f"create database \"{name}\" template \"{source}\" locale 'C' encoding 'UTF8'")
     return cluster.url(name)
 
 

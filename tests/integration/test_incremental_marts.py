@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -80,11 +79,9 @@ def built_once(
 def built_warehouse(pg_cluster, built_once: BuiltWarehouse) -> Iterator[BuiltWarehouse]:
     """A private copy of built_once: what extracting the `sources` fixture (the same tiny data
     set) and building it in full gives, without doing it again (a template copies files)."""
-    name = f"warehouse_{uuid.uuid4().hex[:10]}"
-    template = built_once.url.rsplit("/", 1)[1]
-    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template "{template}"')
-    copy = BuiltWarehouse(pg_cluster.url(name), built_once.full_build)
+    copy = BuiltWarehouse(
+        create_database(pg_cluster, "warehouse", template=built_once.url), built_once.full_build
+    )
     yield copy
     drop_database(pg_cluster, copy.url)
 
