@@ -104,22 +104,48 @@ stakeholder_windows as (
 
 ),
 
--- the (client, month) pairs whose window [end - days, end) holds a decision maker's or budget
--- holder's activity; an activity falls in the windows of a few months
-stakeholder_contacts as (
+stakeholder_activities as (
 
-    select distinct
-        activities.client_id,
-        stakeholder_windows.month
+    select
+        client_id,
+        occurred_at,
+        {{ reporting_month('occurred_at') }} as activity_month
 
     from activities
 
-    inner join stakeholder_windows
-        on
-            activities.occurred_at >= stakeholder_windows.window_start_at
-            and activities.occurred_at < stakeholder_windows.month_end_at
+    where contact_buying_role in ('decision_maker', 'budget_holder')
 
-    where activities.contact_buying_role in ('decision_maker', 'budget_holder')
+),
+
+-- the (client, month) pairs whose window [end - days, end) holds a decision maker's or budget
+-- holder's activity. An activity in local month M lies in the windows of M and of at most
+-- (days + 31) // 28 months after it (a window reaches back from the first instant of m+1, and
+-- m+1 starts at least 28 days per month after M); those months are joined by equality, so the
+-- join stays a hash join (a range join of every activity with every month is a nested loop)
+stakeholder_contacts as (
+
+    select distinct
+        stakeholder_activities.client_id,
+        stakeholder_windows.month
+
+    from stakeholder_activities
+
+    cross join {{ date_series(
+        'stakeholder_activities.activity_month',
+        dbt.dateadd(
+            'month',
+            (var('stakeholder_window_days') | int + 31) // 28,
+            'stakeholder_activities.activity_month',
+        ),
+        'month',
+    ) }}
+
+    inner join stakeholder_windows
+        on month_series.series_value = stakeholder_windows.month
+
+    where
+        stakeholder_activities.occurred_at >= stakeholder_windows.window_start_at
+        and stakeholder_activities.occurred_at < stakeholder_windows.month_end_at
 
 ),
 
