@@ -1,9 +1,12 @@
 -- revenue_movements adds up (marts.md "revenue_movements"):
 --   * each month and scope has exactly the six buckets, and every month of client_month has
---     the company scope;
---   * the company buckets of m sum to Σ client_month.net_revenue(m) - Σ client_month.net_revenue(m-1);
---   * a manager's buckets sum to Σ over the clients it owns at the end of m of
---     N(c, m) - N(c, m-1), with N(c, m-1) = 0 before F(c) (outside the movements).
+--     the company scope, every owner at the end of a month its manager scope;
+--   * a scope's buckets sum to Σ client_month.revenue_change of its clients: every client for
+--     the company, the clients a manager owns at the end of m for that manager.
+-- That is the change marts.md names for each scope: revenue_change is N(c, m) - N(c, m-1), 0
+-- before F(c) (assert_client_month_revenue_change_is_month_over_month), and a client has a row
+-- in every month from F(c) on (every_month_to_as_of_month), so the company's sum is
+-- Σ N(m) - Σ N(m-1) and a manager's Σ over its clients at the end of m of N(c, m) - N(c, m-1).
 -- Returns the offending month, scope and manager.
 with
 
@@ -13,26 +16,48 @@ movements as (
 
 ),
 
--- each row beside N(c, m-1), read with a window frame of exactly the previous month (range
--- over a month number: 0 before F(c), where there is no row), so client_month is read once;
--- named columns: read twice, the CTE is materialized, and whole client_month rows are wide
 client_month as (
 
+    select * from {{ ref('client_month') }}
+
+),
+
+owner_changes as (
+
     select
-        client_id,
         month,
         owner_id,
-        net_revenue,
-        coalesce(
-            first_value(net_revenue) over (
-                partition by client_id
-                order by {{ dbt.datediff("cast('2000-01-01' as date)", 'month', 'month') }}
-                range between 1 preceding and 1 preceding
-            ),
-            0
-        ) as previous_net_revenue
+        sum(revenue_change) as amount
 
-    from {{ ref('client_month') }}
+    from client_month
+
+    group by month, owner_id
+
+),
+
+expected as (
+
+    select
+        month,
+        'company' as scope,
+        cast(null as {{ dbt.type_string() }}) as manager_id,
+        sum(amount) as amount
+
+    from owner_changes
+
+    group by month
+
+    union all
+
+    select
+        month,
+        'manager' as scope,
+        owner_id as manager_id,
+        amount
+
+    from owner_changes
+
+    where owner_id is not null
 
 ),
 
@@ -49,57 +74,6 @@ scope_totals as (
     from movements
 
     group by month, scope, manager_id
-
-),
-
-company_revenue as (
-
-    select
-        month,
-        sum(net_revenue) as net_revenue
-
-    from client_month
-
-    group by month
-
-),
-
-company_expected as (
-
-    select
-        company_revenue.month,
-        'company' as scope,
-        cast(null as {{ dbt.type_string() }}) as manager_id,
-        company_revenue.net_revenue - coalesce(previous_month.net_revenue, 0) as amount
-
-    from company_revenue
-
-    left join company_revenue as previous_month
-        on previous_month.month = {{ dbt.dateadd('month', -1, 'company_revenue.month') }}
-
-),
-
-manager_expected as (
-
-    select
-        month,
-        'manager' as scope,
-        owner_id as manager_id,
-        sum(net_revenue - previous_net_revenue) as amount
-
-    from client_month
-
-    where owner_id is not null
-
-    group by month, owner_id
-
-),
-
-expected as (
-
-    select * from company_expected
-    union all
-    select * from manager_expected
 
 ),
 

@@ -506,3 +506,25 @@ def test_a_movement_off_by_a_cent_fails_the_sum_test(built: str, tmp_path: Path)
     finally:
         with psycopg.connect(built) as conn:
             conn.execute(bump, (Decimal("-0.01"), MAR))
+
+
+def test_a_revenue_change_off_by_a_cent_fails_the_month_over_month_test(built: str, tmp_path: Path) -> None:
+    """bravo's March revenue_change one cent off N(March) - N(February): the month-over-month test
+    fails on that one row, and the movements (built from the right change) no longer add up to
+    client_month's change for the company and for bravo's owner."""
+    change_test = ["test", "--select", "assert_client_month_revenue_change_is_month_over_month"]
+    sum_test = ["test", "--select", "assert_revenue_movements_sum_to_revenue_change"]
+    run_dbt(change_test, built, AS_OF_MONTH, tmp_path / "whole")
+    bump = "update marts.client_month set revenue_change = revenue_change + %s where client_id = 'bravo' and month = %s"
+    with psycopg.connect(built) as conn:
+        conn.execute(bump, (Decimal("0.01"), MAR))
+    try:
+        with pytest.raises(DbtRunError) as failure:
+            run_dbt(change_test, built, AS_OF_MONTH, tmp_path / "off")
+        assert "Got 1 result" in str(failure.value)
+        with pytest.raises(DbtRunError) as failure:
+            run_dbt(sum_test, built, AS_OF_MONTH, tmp_path / "sum")
+        assert "Got 2 results" in str(failure.value)
+    finally:
+        with psycopg.connect(built) as conn:
+            conn.execute(bump, (Decimal("-0.01"), MAR))
