@@ -95,24 +95,45 @@ monthly as (
 
 ),
 
-trailing_months as (
+-- the client's months with a client_month row or with service events (those before F(c) count
+-- in the first months' windows), so the 12 months m-11..m are a window frame over a month
+-- number: a join of every client month with every month of its events grows with history
+client_event_months as (
 
     select
-        client_months.client_id,
-        client_months.month,
-        coalesce(sum(monthly.activity_cost), 0) as activity_cost_12m,
-        cast(coalesce(sum(monthly.activities), 0) as integer) as activities_12m,
-        cast(coalesce(sum(monthly.requests), 0) as integer) as requests_12m
+        coalesce(client_months.client_id, monthly.client_id) as client_id,
+        coalesce(client_months.month, monthly.month) as month,
+        client_months.client_id is not null as is_client_month,
+        coalesce(monthly.activity_cost, 0) as activity_cost,
+        coalesce(monthly.activities, 0) as activities,
+        coalesce(monthly.requests, 0) as requests
 
     from client_months
 
-    left join monthly
+    full outer join monthly
         on
             client_months.client_id = monthly.client_id
-            and monthly.month > {{ dbt.dateadd('month', -12, 'client_months.month') }}
-            and monthly.month <= client_months.month
+            and client_months.month = monthly.month
 
-    group by client_months.client_id, client_months.month
+),
+
+trailing_months as (
+
+    select
+        client_id,
+        month,
+        is_client_month,
+        sum(activity_cost) over trailing_12_months as activity_cost_12m,
+        cast(sum(activities) over trailing_12_months as integer) as activities_12m,
+        cast(sum(requests) over trailing_12_months as integer) as requests_12m
+
+    from client_event_months
+
+    window trailing_12_months as (
+        partition by client_id
+        order by {{ dbt.datediff("cast('2000-01-01' as date)", 'month', 'month') }}
+        range between 11 preceding and current row
+    )
 
 ),
 
@@ -128,6 +149,8 @@ final as (
         activity_cost_12m + requests_12m * cast({{ var('request_cost') }} as numeric) as cost_to_serve_12m
 
     from trailing_months
+
+    where is_client_month
 
 )
 
