@@ -84,9 +84,10 @@
         against the last build's int_contacts_live (rebuilt after the plan); a new phone or the
         is_active flag touches nothing, nor does a contact no activity names;
       invoices: their client, unless the edit changes nothing the client path reads: the
-        invoice is in scope and the last build credited its lines to the same client, instant
-        and currency (an invoice paid, most edits of a day); and the client the last build
-        credited it to, if that is another;
+        invoice is in scope and the last build credited it (int_invoices_credited, rebuilt after
+        the plan: every in-scope invoice, with lines or not, of any month) to the same client,
+        instant and currency (an invoice paid, most edits of a day); and the client the last
+        build credited it to, if that is another;
       invoice lines and credit notes: their invoice's client;
       managers (their role prices an activity): the clients of the manager's activities;
       fx rates (currency, rate_date): the clients of every invoice in that currency issued, or
@@ -125,7 +126,7 @@
             'model': 'int_owner_changes_live', 'key': 'owner_change_id', 'reaches_revenue': 'true'
         },
     } -%}
-    {%- set built_lines = existing_model_relation('int_invoice_lines_credited') -%}
+    {%- set built_invoices = existing_model_relation('int_invoices_credited') -%}
     {%- set built_clients = existing_model_relation('int_clients_live') -%}
     {%- set built_contacts = existing_model_relation('int_contacts_live') -%}
     {%- if built_clients is none %}
@@ -194,17 +195,17 @@
             and not {{ incremental_new_after_window('first_loaded_at', since, date_column) }}
         union all
     {%- endfor %}
-        {%- if built_lines is none %}
+        {%- if built_invoices is none %}
         select invoices.client_id, true as reaches_revenue
         from {{ ref('stg_billing__invoices') }} as invoices
         where
             invoices.loaded_at >= {{ since }}
             and not {{ incremental_new_after_window('invoices.first_loaded_at', since, 'invoices.issued_at') }}
         {%- else %}
-        {#- each edited invoice beside the lines the last build credited for it (one pass over them):
-            its client, unless the edit is one the client path cannot see (in scope before and
-            after, same client, instant and currency: an invoice paid, say); and the client it was
-            credited to, when the invoice moved to another #}
+        {#- each edited invoice beside the row the last build credited for it: its client, unless
+            the edit is one the client path cannot see (in scope before and after, same client,
+            instant and currency: an invoice paid, say); and the client it was credited to, when
+            the invoice moved to another #}
         select
             case when sides.side = 1 then edits.client_id else edits.credited_client_id end,
             true as reaches_revenue
@@ -220,7 +221,7 @@
                     false
                 ) as is_unseen_by_client_path
             from {{ ref('stg_billing__invoices') }} as invoices
-            left join {{ built_lines }} as built
+            left join {{ built_invoices }} as built
                 on invoices.invoice_id = built.invoice_id
             where
                 invoices.loaded_at >= {{ since }}

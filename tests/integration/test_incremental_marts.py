@@ -782,10 +782,10 @@ def test_a_build_that_stops_after_the_lines_hides_no_change_from_the_next(
     sources, built_warehouse: BuiltWarehouse, tmp_path: Path, stopped_run: list[str]
 ) -> None:
     """A build that rewrites int_invoice_lines_credited and stops before client_month leaves the
-    lines ahead of client_month (`dbt run` of the lines and their parents stands for a build
-    stopped there: a worker killed, a connection dropped). The next build must still rebuild the
-    client of an invoice moved to an earlier month, although the lines it compares edited invoices
-    with already hold the new date: it repeats the stopped plan."""
+    lines and their parents ahead of client_month (`dbt run` of the lines and their parents stands
+    for a build stopped there: a worker killed, a connection dropped). The next build must still
+    rebuild the client of an invoice moved to an earlier month, although the credited invoices it
+    compares edited invoices with already hold the new date: it repeats the stopped plan."""
     as_of_month = last_complete_month(sources.data)
     previous_month = (as_of_month - timedelta(days=1)).replace(day=1)
     warehouse = built_warehouse.url
@@ -831,3 +831,67 @@ def grain_test_sql(
 ) -> str:
     (path,) = (target / "run").rglob(f"{test}*.sql")
     return path.read_text()
+
+
+def test_an_invoice_without_lines_moved_to_another_client_rebuilds_the_client_it_left(
+    sources, built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    """An in-scope invoice without lines becomes a client's first (its first real invoice turns
+    into a repeat order), then moves to another client. The plan finds the client it left in the
+    invoices the last build credited (there are no credited lines to find it by), so that
+    client's first real invoice is not a repeat order again, as a full build says."""
+    as_of_month = last_complete_month(sources.data)
+    warehouse = built_warehouse.url
+    credited = (
+        "select client_id, is_repeat_order from intermediate.int_invoices_credited where invoice_id = %s"
+    )
+    with psycopg.connect(warehouse) as conn:
+        client_id, first_invoice, issued_at, currency = conn.execute(
+            "select first.client_id, first.invoice_id, first.issued_at, first.currency "
+            "from intermediate.int_invoices_credited as first "
+            "where not first.is_repeat_order and exists ("
+            "  select from intermediate.int_invoices_credited as later"
+            "  where later.client_id = first.client_id and later.is_repeat_order) "
+            "order by first.client_id limit 1"
+        ).fetchone()
+        other_client = conn.execute(
+            "select min(client_id) from intermediate.int_invoices_credited where client_id <> %s",
+            (client_id,),
+        ).fetchone()[0]
+    later_update = "(select max(updated_at) from public.invoices) + interval '1 minute'"
+    with psycopg.connect(sources.billing) as conn:
+        (lineless,) = conn.execute("select max(id) + 1 from public.invoices").fetchone()
+        conn.execute(
+            "insert into public.invoices (id, client_id, number, issued_at, due_at, currency, status, updated_at) "
+            f"values (%s, %s, %s, %s, %s, %s, 'issued', {later_update})",
+            (
+                lineless,
+                client_id,
+                f"LINELESS-{lineless}",
+                issued_at - timedelta(hours=1),
+                issued_at,
+                currency,
+            ),
+        )
+    extract_everything(sources, warehouse, "run-2")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "added")
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute(credited, (first_invoice,)).fetchone() == (client_id, True)
+        assert conn.execute(credited, (lineless,)).fetchone() == (client_id, False)
+
+    with psycopg.connect(sources.billing) as conn:
+        conn.execute(
+            f"update public.invoices set client_id = %s, updated_at = {later_update} where id = %s",
+            (other_client, lineless),
+        )
+    extract_everything(sources, warehouse, "run-3")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "moved")
+    with psycopg.connect(warehouse) as conn:
+        is_full_build = conn.execute("select is_full_build from intermediate.int_build_watermark").fetchone()[
+            0
+        ]
+        changed = {c for (c,) in conn.execute("select client_id from intermediate.int_changed_clients")}
+        assert not is_full_build
+        assert {client_id, other_client} <= changed
+        assert conn.execute(credited, (first_invoice,)).fetchone() == (client_id, False)
+        assert conn.execute(credited, (lineless,)).fetchone()[0] == other_client
