@@ -50,8 +50,9 @@ Client month
   (only possible at F(c) through a negative prior window) has 0.
 - ABC: one company-wide ranking per month of every client active in m, by T12 descending,
   ties by client id ascending (byte order); "cumulative share before it" = sum of T12 of the
-  clients ranked strictly before it / sum of T12 of all active clients. If that total is
-  <= 0 the share is taken as 0 (class A). `abc_class` is null for a row that is not active.
+  clients ranked strictly before it / sum of T12 of all active clients. A negative total is
+  divided as it is; a total of 0 leaves every share undefined, and a client without a share is
+  below no bound: C. `abc_class` is null for a row that is not active.
 - `wallet_share` is null (and `wallet_band` null) when the wallet estimate is null or 0; a
   negative share falls into `low`. Thresholds compare the unrounded share.
 - Cost to serve: each activity costs `duration_min * hourly_rate[role] / 60` (computed as
@@ -636,8 +637,11 @@ class _Oracle:
             total = sum((value for value, _ in ranked), ZERO)
             before = ZERO
             for value, client_id in ranked:
-                share = before / total if total > 0 else ZERO
-                self.abc[client_id][j] = "A" if share < limit_a else "B" if share < limit_b else "C"
+                if total == 0:
+                    self.abc[client_id][j] = "C"
+                else:
+                    share = before / total
+                    self.abc[client_id][j] = "A" if share < limit_a else "B" if share < limit_b else "C"
                 before += value
 
     def _sla_outcome(self, request: dict) -> tuple[Decimal | None, bool | None]:

@@ -336,6 +336,57 @@ def test_abc_ties_break_by_client_id_in_byte_order(tmp_path: Path):
     assert mm["credited_revenue"] == D("2000")
 
 
+def test_abc_with_a_total_of_zero_or_below_follows_the_quotient(tmp_path: Path):
+    # Each client buys 1000 in Jan 2024 and gets a credit note of 1000 in Mar 2025 (when T12 no
+    # longer holds that invoice), then buys again in June 2025: active in June (Apr..Jun is the
+    # June invoice), with T12(June) = June's amount - 1000.
+    def june_classes(june_amounts: dict[str, str]) -> dict[str, str]:
+        folder = tmp_path / "-".join(june_amounts.values())
+        invoices, lines, credit_notes = [], [], []
+        for n, (cid, amount) in enumerate(june_amounts.items(), start=1):
+            invoices += [
+                invoice(n, cid, "2024-01-10T10:00:00Z"),
+                invoice(100 + n, cid, "2025-06-10T10:00:00Z"),
+            ]
+            lines += [line(n, n, "1000"), line(100 + n, 100 + n, amount)]
+            credit_notes.append(
+                {
+                    "id": n,
+                    "invoice_id": n,
+                    "issued_at": "2025-03-10T10:00:00Z",
+                    "amount": "1000",
+                    "reason": "return",
+                    "updated_at": T0,
+                }
+            )
+        folder.mkdir()
+        write_folder(
+            folder,
+            managers=[manager("M1")],
+            clients=[client(cid, "M1") for cid in june_amounts],
+            invoices=invoices,
+            invoice_lines=lines,
+            credit_notes=credit_notes,
+        )
+        marts = compute_marts(folder, date(2025, 6, 1))
+        june = [r for r in marts["client_month"] if r["month"] == date(2025, 6, 1)]
+        assert {r["client_id"]: r["t12_revenue"] for r in june} == {
+            cid: D(amount) - 1000 for cid, amount in june_amounts.items()
+        }
+        return {r["client_id"]: r["abc_class"] for r in june}
+
+    # five clients at -10 (total -50), ranked by id: shares before 0, 0.2, 0.4, 0.6 and 0.8
+    assert june_classes({f"C{n}": "990" for n in range(1, 6)}) == {
+        "C1": "A",
+        "C2": "A",
+        "C3": "A",
+        "C4": "A",
+        "C5": "B",
+    }
+    # -900 and 900: a total of 0 defines no share, so no client is below a bound
+    assert june_classes({"C1": "100", "C2": "1900"}) == {"C1": "C", "C2": "C"}
+
+
 def test_health_score_without_prior_revenue_and_with_a_trend(tmp_path: Path):
     invoices, lines = billed("C1", {"2025-03": "1000"}, 1)
     more_invoices, more_lines = billed("C2", {"2025-01": "1000", "2025-04": "750"}, 10)
