@@ -99,6 +99,10 @@ def line(lid: int, iid: int, amount: str, cost: str = "0") -> dict:
     return {"id": lid, "invoice_id": iid, "amount": amount, "cost_amount": cost, "updated_at": T0}
 
 
+def credit_note(nid: int, iid: int, issued: str, amount: str) -> dict:
+    return {"id": nid, "invoice_id": iid, "issued_at": issued, "amount": amount, "updated_at": T0}
+
+
 def activity(
     aid: str, cid: str, mid: str, kind: str, at: str, minutes: int, contact: str | None = None
 ) -> dict:
@@ -176,20 +180,8 @@ def test_owner_change_mid_month_splits_invoices_and_credit_notes_follow_the_orig
         ],
         invoice_lines=[line(1, 1, "1100.00", "500.00"), line(2, 2, "10.00", "5.00"), line(3, 3, "999.00")],
         credit_notes=[
-            {
-                "id": 1,
-                "invoice_id": 1,
-                "issued_at": "2025-03-05T10:00:00Z",
-                "amount": "100.00",
-                "updated_at": T0,
-            },
-            {
-                "id": 2,
-                "invoice_id": 2,
-                "issued_at": "2025-03-06T10:00:00Z",
-                "amount": "2.00",
-                "updated_at": T0,
-            },
+            credit_note(1, 1, "2025-03-05T10:00:00Z", "100.00"),
+            credit_note(2, 2, "2025-03-06T10:00:00Z", "2.00"),
         ],
         fx_rates=[
             {"currency": "USD", "rate_date": "2025-01-01", "rate_to_base": "90", "updated_at": T0},
@@ -349,16 +341,7 @@ def test_abc_with_a_total_of_zero_or_below_follows_the_quotient(tmp_path: Path):
                 invoice(100 + n, cid, "2025-06-10T10:00:00Z"),
             ]
             lines += [line(n, n, "1000"), line(100 + n, 100 + n, amount)]
-            credit_notes.append(
-                {
-                    "id": n,
-                    "invoice_id": n,
-                    "issued_at": "2025-03-10T10:00:00Z",
-                    "amount": "1000",
-                    "reason": "return",
-                    "updated_at": T0,
-                }
-            )
+            credit_notes.append(credit_note(n, n, "2025-03-10T10:00:00Z", "1000"))
         folder.mkdir()
         write_folder(
             folder,
