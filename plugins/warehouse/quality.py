@@ -19,10 +19,14 @@ from warehouse.contract import Entity, Field
 from warehouse.raw import META_SCHEMA
 
 # ISO 8601 with a UTC offset; PostgreSQL alone would also take 'yesterday' or a missing offset.
-ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+# Any number of fraction digits (.NET writes 7, Go and Java 9); PostgreSQL keeps microseconds.
+ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 DECIMAL_TEXT = r"^-?\d+(\.\d+)?$"
 INTEGER_TEXT = r"^-?\d+$"
+# money as a JSON number: jsonb reads it as an exact numeric, so cents are kept; more decimals
+# are what a binary float leaves behind (0.30000000000000004), which the contract excludes
+MONEY_NUMBER_TEXT = r"^-?\d+(\.\d{1,2})?$"
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,17 @@ def _type_check(
             )
         ]
     if field.type == "numeric":
-        broken = sql.SQL("not (({k} = 'string' and {t} ~ {d}) or ({k} = 'number' and {t} ~ {i}))").format(
-            k=kind, t=text, d=sql.Literal(DECIMAL_TEXT), i=sql.Literal(INTEGER_TEXT)
+        broken = sql.SQL("not (({k} = 'string' and {t} ~ {d}) or ({k} = 'number' and {t} ~ {n}))").format(
+            k=kind, t=text, d=sql.Literal(DECIMAL_TEXT), n=sql.Literal(MONEY_NUMBER_TEXT)
         )
         return [
             (
                 broken,
                 sql.SQL("{} || {}::text").format(
-                    sql.Literal(f"wrong type for {name}: expected a decimal string, got "), value
+                    sql.Literal(
+                        f"wrong type for {name}: expected a decimal string or a number with at most 2 decimals, got "
+                    ),
+                    value,
                 ),
             )
         ]

@@ -59,9 +59,25 @@ def test_a_record_that_keeps_the_contract_passes(check):
             {"stage": "signed"},
             "unknown value for stage: 'signed' (expected one of open, proposal_sent, won, lost)",
         ),
-        ({"amount": 1500.0}, "wrong type for amount: expected a decimal string, got 1500.0"),
-        ({"amount": "1,500"}, 'wrong type for amount: expected a decimal string, got "1,500"'),
+        (
+            {"amount": 0.30000000000000004},
+            "wrong type for amount: expected a decimal string or a number with at most 2 decimals,"
+            " got 0.30000000000000004",
+        ),
+        (
+            {"amount": "1,500"},
+            "wrong type for amount: expected a decimal string or a number with at most 2 decimals,"
+            ' got "1,500"',
+        ),
         ({"amount": 1500}, None),
+        ({"amount": 1500.5}, None),
+        (
+            {
+                "created_at": "2026-01-01T10:00:00.1234567+03:00",
+                "closed_at": "2026-01-20T10:00:00.123456789Z",
+            },
+            None,
+        ),
         (
             {"created_at": "2026-01-01T10:00:00"},
             'unparsable timestamp for created_at: "2026-01-01T10:00:00" (ISO 8601 with a UTC offset expected)',

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -266,10 +267,22 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
         {**template, "id": "BAD-TS", "created_at": "yesterday"},
         {**template, "id": "BAD-ENUM", "segment": "enterprise"},
         {**template, "id": "BAD-NULL", "name": None},
-        {**template, "id": "BAD-MONEY", "wallet_estimate": 1234.5},
+        {**template, "id": "BAD-MONEY", "wallet_estimate": 1234.567},
+    ]
+    # legal shapes the generator never writes: money as a JSON number with cents, and
+    # timestamps with more fraction digits than PostgreSQL keeps (7 and 9)
+    legal = [
+        {**template, "id": "NUMBER-MONEY", "wallet_estimate": 1234.5},
+        {
+            **template,
+            "id": "LONG-FRACTION",
+            "wallet_estimate": "500.00",
+            "created_at": "2025-03-31T23:59:59.1234567+03:00",
+            "updated_at": "2025-04-01T10:00:00.123456789Z",
+        },
     ]
     with clients_file.open("a") as out:
-        for record in bad:
+        for record in bad + legal:
             out.write(json.dumps(record) + "\n")
     sources.crm.reload()
     client = crm.CrmClient(sources.api, FAST_RETRIES)
@@ -277,21 +290,40 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
     first = crm.extract_entity(client, warehouse, "clients", "run-1")
     again = crm.extract_entity(client, warehouse, "clients", "run-2", overlap=timedelta(days=10000))
 
-    assert first.rows_rejected == 5 and first.rows_merged == len(good)
+    assert first.rows_rejected == 5 and first.rows_merged == len(good) + len(legal)
     assert again.rows_rejected == 5 and again.rows_merged == 0
     with psycopg.connect(warehouse) as conn:
         rejects = dict(
             conn.execute("select record_id, reason from raw_meta.rejects where entity = 'clients'")
         )
         loaded = conn.execute("select count(*) from raw_crm.clients").fetchone()[0]
+        legal_rows = conn.execute(
+            "select id, wallet_estimate, created_at, updated_at from raw_crm.clients"
+            " where id in ('NUMBER-MONEY', 'LONG-FRACTION') order by id"
+        ).fetchall()
     assert rejects == {
         "12345": "wrong type for id: expected a string, got number",
         "BAD-TS": 'unparsable timestamp for created_at: "yesterday" (ISO 8601 with a UTC offset expected)',
         "BAD-ENUM": "unknown value for segment: 'enterprise' (expected one of b2b, b2c)",
         "BAD-NULL": "missing value for name",
-        "BAD-MONEY": "wrong type for wallet_estimate: expected a decimal string, got 1234.5",
+        "BAD-MONEY": "wrong type for wallet_estimate: expected a decimal string or a number with at most"
+        " 2 decimals, got 1234.567",
     }
-    assert loaded == len(good)
+    assert loaded == len(good) + len(legal)
+    assert legal_rows == [
+        (
+            "LONG-FRACTION",
+            Decimal("500.00"),
+            datetime(2025, 3, 31, 20, 59, 59, 123457, tzinfo=UTC),  # rounded to the microsecond
+            datetime(2025, 4, 1, 10, 0, 0, 123457, tzinfo=UTC),
+        ),
+        (
+            "NUMBER-MONEY",
+            Decimal("1234.5"),
+            parse_instant(template["created_at"]),
+            parse_instant(template["updated_at"]),
+        ),
+    ]
 
 
 def test_a_wrong_token_fails_at_once_naming_the_connection(sources, warehouse):
