@@ -895,3 +895,125 @@ def test_an_invoice_without_lines_moved_to_another_client_rebuilds_the_client_it
         assert {client_id, other_client} <= changed
         assert conn.execute(credited, (first_invoice,)).fetchone() == (client_id, False)
         assert conn.execute(credited, (lineless,)).fetchone()[0] == other_client
+
+
+def plan_of(warehouse: str) -> tuple[bool, dict[str, bool]]:
+    """Whether the last build was full, and the clients it rebuilt (reaches_revenue of each)."""
+    with psycopg.connect(warehouse) as conn:
+        (is_full_build,) = conn.execute(
+            "select is_full_build from intermediate.int_build_watermark"
+        ).fetchone()
+        changed = dict(
+            conn.execute("select client_id, reaches_revenue from intermediate.int_changed_clients")
+        )
+    return is_full_build, changed
+
+
+def test_rows_that_leave_a_client_through_an_invoice_or_a_contact_rebuild_it(
+    sources, built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    """Three ways a row leaves a client while no row of that client is loaded. A credit note and
+    an invoice line moved to an invoice of another client: the plan finds the client the last
+    build credited each to, whose month loses exactly that amount. And a client soft-deleted
+    whose contact an activity of another client names: the contact goes with its client, so
+    that activity's client is rebuilt and the activity has no buying role any more."""
+    as_of_month = last_complete_month(sources.data)
+    warehouse = built_warehouse.url
+    with psycopg.connect(warehouse) as conn:
+        note_id, note_client, note_month, note_amount = conn.execute(
+            "select credit_note_id, client_id, revenue_month, amount_base"
+            " from intermediate.int_credit_notes_credited order by credit_note_id limit 1"
+        ).fetchone()
+        line_id, line_client, line_month, line_amount, line_cost = conn.execute(
+            "select invoice_line_id, client_id, revenue_month, amount_base, cost_amount_base"
+            " from intermediate.int_invoice_lines_credited where client_id <> %s"
+            " order by invoice_line_id limit 1",
+            (note_client,),
+        ).fetchone()
+        taken = {note_client, line_client}
+        note_target, line_target = (
+            conn.execute(
+                "select invoice_id from intermediate.int_invoices_credited where client_id <> all(%s)"
+                " order by invoice_id limit 1 offset %s",
+                (list(taken), offset),
+            ).fetchone()[0]
+            for offset in (0, 1)
+        )
+        month_before = {
+            client: conn.execute(
+                "select net_revenue, cost from marts.client_month where client_id = %s and month = %s",
+                (client, month),
+            ).fetchone()
+            for client, month in ((note_client, note_month), (line_client, line_month))
+        }
+    later_update = "(select max(updated_at) from public.{}) + interval '1 minute'"
+    with psycopg.connect(sources.billing) as conn:
+        conn.execute(
+            f"update public.credit_notes set invoice_id = %s, updated_at = {later_update.format('credit_notes')}"
+            " where id = %s",
+            (note_target, note_id),
+        )
+        conn.execute(
+            f"update public.invoice_lines set invoice_id = %s, updated_at = {later_update.format('invoice_lines')}"
+            " where id = %s",
+            (line_target, line_id),
+        )
+    # an activity of one client comes to name a decision maker of another (sources.md lets it)
+    contacts = {c["id"]: c for c in read_entity(sources.data, entity("crm", "contacts"))}
+    clients = {c["id"]: c for c in read_entity(sources.data, entity("crm", "clients"))}
+    live = {c for c, row in clients.items() if row["deleted_at"] is None} - taken
+    contact = next(
+        c
+        for c in sorted(contacts.values(), key=lambda c: c["id"])
+        if c["deleted_at"] is None and c["buying_role"] == "decision_maker" and c["client_id"] in live
+    )
+    activities_entity = entity("crm", "activities")
+    activities = list(read_entity(sources.data, activities_entity))
+    activity = next(
+        a
+        for a in sorted(activities, key=lambda a: a["id"])
+        if a["deleted_at"] is None and a["client_id"] in live - {contact["client_id"]}
+    )
+    activity.update(contact_id=contact["id"], updated_at=stamp_after(activities, minutes=1))
+    write_entity(sources.data, activities_entity, activities)
+    sources.crm.reload()
+    extract_everything(sources, warehouse, "run-2")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "moved")
+
+    is_full_build, changed = plan_of(warehouse)
+    assert not is_full_build
+    assert changed.get(note_client) is True and changed.get(line_client) is True
+    role = "select contact_buying_role from intermediate.int_activities_live where activity_id = %s"
+    with psycopg.connect(warehouse) as conn:
+        month_after = {
+            client: conn.execute(
+                "select net_revenue, cost from marts.client_month where client_id = %s and month = %s",
+                (client, month),
+            ).fetchone()
+            for client, month in ((note_client, note_month), (line_client, line_month))
+        }
+        assert conn.execute(role, (activity["id"],)).fetchone() == ("decision_maker",)
+    assert month_after[note_client] == (
+        month_before[note_client][0] + note_amount,
+        month_before[note_client][1],
+    )
+    assert month_after[line_client] == (
+        month_before[line_client][0] - line_amount,
+        month_before[line_client][1] - line_cost,
+    )
+
+    # the contact's client is soft-deleted: its contacts go with it
+    clients_entity = entity("crm", "clients")
+    deleted = {**clients[contact["client_id"]]}
+    stamp = stamp_after(clients.values(), minutes=1)
+    deleted.update(deleted_at=stamp, updated_at=stamp)
+    write_entity(sources.data, clients_entity, [*clients.values(), deleted])
+    sources.crm.reload()
+    extract_everything(sources, warehouse, "run-3")
+    run_dbt(BUILD, warehouse, as_of_month, tmp_path / "deleted")
+
+    is_full_build, changed = plan_of(warehouse)
+    assert not is_full_build
+    assert changed.get(activity["client_id"]) is False, "the client of the activity naming the contact"
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute(role, (activity["id"],)).fetchone() == (None,)

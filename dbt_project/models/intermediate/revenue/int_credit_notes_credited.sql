@@ -1,7 +1,9 @@
 {{ config(post_hook="{{ assert_fx_rates_found('currency', 'issued_date') }}") }}
+-- depends_on: {{ ref('int_changed_clients') }}
 -- Credit notes on in-scope invoices, in the month of their own issued_at (up to as_of_month),
 -- converted at their own date (in reporting_tz) in the invoice's currency, and credited to the
 -- invoice's credited manager: a credit note follows the original credit, not the current owner.
+-- Built after the plan, which finds the client a moved credit note was credited to here.
 -- amount and amount_base are positive and reduce revenue. A credit note without a rate fails
 -- the build (post-hook).
 with
