@@ -11,10 +11,13 @@ INSTALLED := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+# Test files run in parallel processes, each with its own PostgreSQL and Airflow home; a file's
+# tests stay in one process, so its module fixtures (built warehouses) are built once.
+TEST_WORKERS ?= 2
 
 help:
 	@echo "make run        the pipeline end to end on the simulator's demo data (DATA=<folder> for your own)"
-	@echo "make test       the whole test suite"
+	@echo "make test       the whole test suite (TEST_WORKERS=2 processes; 0 runs it in one)"
 	@echo "make pipeline   every DAG once, against AIRFLOW_CONN_* when set, else the local stack"
 	@echo "make bench      benchmarks (SCALE=small|demo|large, ONLY=extract|marts)"
 	@echo "make lint       ruff and sqlfluff"
@@ -38,10 +41,10 @@ pipeline: install
 	$(PY) -m devtools.pipeline $(if $(DATA),--data "$(DATA)")
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -72,10 +72,17 @@ def _is_root() -> bool:
 
 
 def _ensure_service_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(SERVICE_USER)
-    except KeyError:
-        subprocess.run(
+    """The unprivileged user the server runs as when we are root, created on first use.
+
+    Test processes start their clusters at the same moment: when another one is creating the
+    user (useradd holds /etc/passwd's lock, or finds the user made), wait and look again.
+    """
+    for attempt in range(10):
+        try:
+            return pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            pass
+        created = subprocess.run(
             [
                 "useradd",
                 "--system",
@@ -86,9 +93,13 @@ def _ensure_service_user() -> pwd.struct_passwd:
                 "/usr/sbin/nologin",
                 SERVICE_USER,
             ],
-            check=True,
+            capture_output=True,
+            text=True,
         )
-        return pwd.getpwnam(SERVICE_USER)
+        if created.returncode == 0:
+            return pwd.getpwnam(SERVICE_USER)
+        time.sleep(0.2 * (attempt + 1))
+    raise RuntimeError(f"could not create the user {SERVICE_USER}: {created.stderr.strip()}")
 
 
 @dataclass
@@ -227,7 +238,24 @@ class Cluster:
             "-U",
             SUPERUSER,
         )
-        port = port or free_port()
+        for attempt in range(1 if port else 5):
+            chosen = port or free_port()
+            try:
+                self._start_server(bin_dir, chosen)
+                break
+            except RuntimeError:
+                # another process may have taken the free port between the probe and the start
+                server_log = self.home / "server.log"
+                log_text = server_log.read_text(errors="replace") if server_log.exists() else ""
+                if port or attempt == 4 or "Address already in use" not in log_text:
+                    raise
+        port = chosen
+        self.state_file.write_text(json.dumps({"port": port, "bin_dir": str(bin_dir)}))
+        self._create_databases()
+        log.info("PostgreSQL started on 127.0.0.1:%s (data in %s)", port, self.data_dir)
+        return port
+
+    def _start_server(self, bin_dir: Path, port: int) -> None:
         options = " ".join(
             [f"-h 127.0.0.1 -p {port}"]
             + [f"-c {k}={v!r}" if v == "" else f"-c {k}={v}" for k, v in SERVER_SETTINGS.items()]
@@ -246,10 +274,6 @@ class Cluster:
             options,
             "start",
         )
-        self.state_file.write_text(json.dumps({"port": port, "bin_dir": str(bin_dir)}))
-        self._create_databases()
-        log.info("PostgreSQL started on 127.0.0.1:%s (data in %s)", port, self.data_dir)
-        return port
 
     def _create_databases(self) -> None:
         import psycopg
