@@ -34,12 +34,18 @@ def create_load_table(conn: Connection, entity: Entity, json_records: bool) -> s
     return name
 
 
+def json_value(name: str, type_: str) -> sql.Composed:
+    """Field `name` of the load table's jsonb record, cast to the raw column's type."""
+    text = sql.SQL("({} ->> {})").format(sql.Identifier(RECORD), sql.Literal(name))
+    if type_ == "timestamptz":
+        # PostgreSQL keeps microseconds and would round the rest, moving 23:59:59.9999999 into
+        # the next day; cut the digits past the sixth, as Python's fromisoformat does
+        text = sql.SQL(r"regexp_replace({}, '(\.\d{{6}})\d+', '\1')").format(text)
+    return sql.SQL("{}::{}").format(text, sql.SQL(PG_TYPES[type_]))
+
+
 def _json_projection(entity: Entity) -> list[sql.Composable]:
-    record = sql.Identifier(RECORD)
-    return [
-        sql.SQL("({} ->> {})::{}").format(record, sql.Literal(f.name), sql.SQL(PG_TYPES[f.type]))
-        for f in entity.fields
-    ] + [record]
+    return [json_value(f.name, f.type) for f in entity.fields] + [sql.Identifier(RECORD)]
 
 
 def merge_statement(
@@ -57,15 +63,14 @@ def merge_statement(
     if json_records:
         # One page stream may serve a record twice; keep its latest version.
         rows = sql.SQL(
-            "select distinct on ({key}) {projection} from {source} order by {key}, "
-            "({record} ->> 'updated_at')::timestamptz desc"
+            "select distinct on ({key}) {projection} from {source} order by {key}, {updated_at} desc"
         ).format(
             key=sql.SQL(", ").join(
                 sql.SQL("({} ->> {})").format(sql.Identifier(RECORD), sql.Literal(k)) for k in entity.key
             ),
             projection=sql.SQL(", ").join(_json_projection(entity)),
             source=source,
-            record=sql.Identifier(RECORD),
+            updated_at=json_value("updated_at", "timestamptz"),
         )
     else:
         rows = sql.SQL("select {} from {}").format(sql.SQL(", ").join(columns), source)

@@ -277,7 +277,7 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
             **template,
             "id": "LONG-FRACTION",
             "wallet_estimate": "500.00",
-            "created_at": "2025-03-31T23:59:59.1234567+03:00",
+            "created_at": "2025-03-31T23:59:59.9999999+03:00",
             "updated_at": "2025-04-01T10:00:00.123456789Z",
         },
     ]
@@ -314,8 +314,8 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
         (
             "LONG-FRACTION",
             Decimal("500.00"),
-            datetime(2025, 3, 31, 20, 59, 59, 123457, tzinfo=UTC),  # rounded to the microsecond
-            datetime(2025, 4, 1, 10, 0, 0, 123457, tzinfo=UTC),
+            datetime(2025, 3, 31, 20, 59, 59, 999999, tzinfo=UTC),  # cut, not rounded to 21:00
+            datetime(2025, 4, 1, 10, 0, 0, 123456, tzinfo=UTC),
         ),
         (
             "NUMBER-MONEY",

@@ -22,7 +22,7 @@ from psycopg import sql
 from warehouse.connections import CrmApi
 from warehouse.contract import Entity, entity
 from warehouse.db import connect
-from warehouse.load import RECORD, create_load_table, merge_statement
+from warehouse.load import RECORD, create_load_table, json_value, merge_statement
 from warehouse.quality import ISO_INSTANT, record_key_sql, violation_sql
 from warehouse.raw import META_SCHEMA, ensure_raw_layer
 from warehouse.state import LoadStats, log_load, read_watermark, save_watermark
@@ -170,7 +170,7 @@ def _check_and_merge_sql(conn, entity_def: Entity, load_table: sql.Identifier, r
             (select count(*) from checked where reason is not null),
             (select count(*) from merged),
             (select max(case when {updated} ~ {iso} and pg_input_is_valid({updated}, 'timestamptz')
-                        then {updated}::timestamptz end) from checked)
+                        then {updated_instant} end) from checked)
         """
     ).format(
         record=record,
@@ -183,6 +183,7 @@ def _check_and_merge_sql(conn, entity_def: Entity, load_table: sql.Identifier, r
         run_id=sql.Literal(run_id),
         merge=merge_statement(conn, entity_def, valid, run_id, json_records=True),
         updated=updated,
+        updated_instant=json_value("updated_at", "timestamptz"),
         iso=sql.Literal(ISO_INSTANT),
     )
 
