@@ -11,6 +11,7 @@ from __future__ import annotations
 from psycopg import Connection, sql
 
 from warehouse.contract import Entity
+from warehouse.quality import instant_text
 from warehouse.raw import PG_TYPES, table_of
 
 RECORD = "_record"
@@ -38,9 +39,7 @@ def json_value(name: str, type_: str) -> sql.Composed:
     """Field `name` of the load table's jsonb record, cast to the raw column's type."""
     text = sql.SQL("({} ->> {})").format(sql.Identifier(RECORD), sql.Literal(name))
     if type_ == "timestamptz":
-        # PostgreSQL keeps microseconds and would round the rest, moving 23:59:59.9999999 into
-        # the next day; cut the digits past the sixth, as Python's fromisoformat does
-        text = sql.SQL(r"regexp_replace({}, '(\.\d{{6}})\d+', '\1')").format(text)
+        text = instant_text(text)
     return sql.SQL("{}::{}").format(text, sql.SQL(PG_TYPES[type_]))
 
 

@@ -19,8 +19,8 @@ from warehouse.contract import Entity, Field
 from warehouse.raw import META_SCHEMA
 
 # ISO 8601 with a UTC offset; PostgreSQL alone would also take 'yesterday' or a missing offset.
-# Any number of fraction digits (.NET writes 7, Go and Java 9); PostgreSQL keeps microseconds.
-ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+# Any number of fraction digits (.NET writes 7, Go and Java 9), after a point or a comma.
+ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 DECIMAL_TEXT = r"^-?\d+(\.\d+)?$"
 INTEGER_TEXT = r"^-?\d+$"
@@ -50,9 +50,18 @@ def parse_instant(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _is_instant(text: sql.Composable) -> sql.Composed:
-    return sql.SQL("({text} ~ {pattern} and pg_input_is_valid({text}, 'timestamptz'))").format(
-        text=text, pattern=sql.Literal(ISO_INSTANT)
+def instant_text(text: sql.Composable) -> sql.Composed:
+    """An ISO 8601 instant's text as PostgreSQL reads it, with the instant Python's fromisoformat gives.
+
+    The fraction's comma becomes a point, and digits past the sixth are cut: PostgreSQL keeps
+    microseconds and would round the rest, moving 23:59:59.9999999 into the next day.
+    """
+    return sql.SQL(r"regexp_replace({}, '[.,](\d{{1,6}})\d*', '.\1')").format(text)
+
+
+def is_instant(text: sql.Composable) -> sql.Composed:
+    return sql.SQL("({text} ~ {pattern} and pg_input_is_valid({instant}, 'timestamptz'))").format(
+        text=text, pattern=sql.Literal(ISO_INSTANT), instant=instant_text(text)
     )
 
 
@@ -120,7 +129,7 @@ def _type_check(
             )
         ]
     if field.type == "timestamptz":
-        broken = sql.SQL("not ({} = 'string' and {})").format(kind, _is_instant(text))
+        broken = sql.SQL("not ({} = 'string' and {})").format(kind, is_instant(text))
         return [
             (
                 broken,

@@ -78,6 +78,12 @@ def test_a_record_that_keeps_the_contract_passes(check):
             },
             None,
         ),
+        ({"created_at": "2026-01-01T10:00:00,5+03:00"}, None),
+        (
+            {"created_at": "2026-01-01T10:00:00,+03:00"},
+            'unparsable timestamp for created_at: "2026-01-01T10:00:00,+03:00" (ISO 8601 with a UTC offset'
+            " expected)",
+        ),
         (
             {"created_at": "2026-01-01T10:00:00"},
             'unparsable timestamp for created_at: "2026-01-01T10:00:00" (ISO 8601 with a UTC offset expected)',

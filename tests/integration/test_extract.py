@@ -270,7 +270,7 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
         {**template, "id": "BAD-MONEY", "wallet_estimate": 1234.567},
     ]
     # legal shapes the generator never writes: money as a JSON number with cents, and
-    # timestamps with more fraction digits than PostgreSQL keeps (7 and 9)
+    # timestamps with more fraction digits than PostgreSQL keeps (7 and 9), after a comma or a point
     legal = [
         {**template, "id": "NUMBER-MONEY", "wallet_estimate": 1234.5},
         {
@@ -278,7 +278,7 @@ def test_records_that_break_the_contract_go_to_rejects_and_the_rest_loads(source
             "id": "LONG-FRACTION",
             "wallet_estimate": "500.00",
             "created_at": "2025-03-31T23:59:59.9999999+03:00",
-            "updated_at": "2025-04-01T10:00:00.123456789Z",
+            "updated_at": "2025-04-01T10:00:00,123456789Z",
         },
     ]
     with clients_file.open("a") as out:

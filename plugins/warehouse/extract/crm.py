@@ -23,7 +23,7 @@ from warehouse.connections import CrmApi
 from warehouse.contract import Entity, entity
 from warehouse.db import connect
 from warehouse.load import RECORD, create_load_table, json_value, merge_statement
-from warehouse.quality import ISO_INSTANT, record_key_sql, violation_sql
+from warehouse.quality import is_instant, record_key_sql, violation_sql
 from warehouse.raw import META_SCHEMA, ensure_raw_layer
 from warehouse.state import LoadStats, log_load, read_watermark, save_watermark
 
@@ -169,8 +169,7 @@ def _check_and_merge_sql(conn, entity_def: Entity, load_table: sql.Identifier, r
         select
             (select count(*) from checked where reason is not null),
             (select count(*) from merged),
-            (select max(case when {updated} ~ {iso} and pg_input_is_valid({updated}, 'timestamptz')
-                        then {updated_instant} end) from checked)
+            (select max(case when {updated_is_instant} then {updated_instant} end) from checked)
         """
     ).format(
         record=record,
@@ -182,9 +181,8 @@ def _check_and_merge_sql(conn, entity_def: Entity, load_table: sql.Identifier, r
         updated_at=updated_at,
         run_id=sql.Literal(run_id),
         merge=merge_statement(conn, entity_def, valid, run_id, json_records=True),
-        updated=updated,
+        updated_is_instant=is_instant(updated),
         updated_instant=json_value("updated_at", "timestamptz"),
-        iso=sql.Literal(ISO_INSTANT),
     )
 
 
