@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 
 from warehouse.contract import entity
-from warehouse.quality import parse_instant, record_key_sql, violation_sql
+from warehouse.quality import instant_text, parse_instant, record_key_sql, violation_sql
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +154,27 @@ def test_a_record_without_an_id_is_keyed_by_its_content(pg_cluster):
 def test_instants_compare_across_offsets():
     assert parse_instant("2026-01-01T10:00:00+03:00") < parse_instant("2026-01-01T08:00:00Z")
     assert parse_instant("not a time") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-03-31T23:59:59.9999999+03:00",
+        "2025-03-31T23:59:59,9999999+03:00",
+        "2025-03-31 23:59:59.123456789-05:30",
+        "2025-03-31T23:59:59.1234560+0300",
+        "2025-03-31T23:59:59.999999Z",
+        "2025-03-31T23:59:59,5Z",
+        "2025-03-31T23:59:59.12+03",
+        "2025-03-31T23:59:59Z",
+        "2025-03-31T23:59Z",
+    ],
+)
+def test_an_instant_in_sql_is_the_instant_python_reads(pg_cluster, text):
+    """CRM timestamps are cast in SQL, finance ones parsed by fromisoformat: the same text, the same
+    instant (fraction digits past the sixth cut, not rounded; a comma read as a point)."""
+    with psycopg.connect(pg_cluster.url("warehouse")) as conn:
+        cast = conn.execute(
+            sql.SQL("select {}::timestamptz").format(instant_text(sql.Literal(text)))
+        ).fetchone()[0]
+    assert cast == parse_instant(text)
