@@ -238,22 +238,32 @@ class Cluster:
             "-U",
             SUPERUSER,
         )
-        for attempt in range(1 if port else 5):
-            chosen = port or free_port()
-            try:
-                self._start_server(bin_dir, chosen)
-                break
-            except RuntimeError:
-                # another process may have taken the free port between the probe and the start
-                server_log = self.home / "server.log"
-                log_text = server_log.read_text(errors="replace") if server_log.exists() else ""
-                if port or attempt == 4 or "Address already in use" not in log_text:
-                    raise
-        port = chosen
+        port = self._start_server_on_a_port(bin_dir, port)
         self.state_file.write_text(json.dumps({"port": port, "bin_dir": str(bin_dir)}))
         self._create_databases()
         log.info("PostgreSQL started on 127.0.0.1:%s (data in %s)", port, self.data_dir)
         return port
+
+    def _start_server_on_a_port(self, bin_dir: Path, port: int | None, tries: int = 5) -> int:
+        """Start on `port`, or on a free one; another process may take a free port between the
+        probe and the server's bind, and then the next free one is tried."""
+        if port:
+            self._start_server(bin_dir, port)
+            return port
+        attempt = 1
+        while True:
+            port = free_port()
+            try:
+                self._start_server(bin_dir, port)
+                return port
+            except RuntimeError:
+                server_log = self.home / "server.log"
+                taken = server_log.exists() and "Address already in use" in server_log.read_text(
+                    errors="replace"
+                )
+                if not taken or attempt == tries:
+                    raise
+            attempt += 1
 
     def _start_server(self, bin_dir: Path, port: int) -> None:
         options = " ".join(

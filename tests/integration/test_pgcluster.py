@@ -17,13 +17,11 @@ def test_a_cluster_whose_free_port_is_taken_before_it_starts_takes_another(tmp_p
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        offered = [taken.getsockname()[1]]
+        busy_port = taken.getsockname()[1]
+        offered: list[int] = []
 
         def free_port_taken_once() -> int:
-            if len(offered) == 1:
-                offered.append(-1)
-                return offered[0]
-            offered[-1] = real_free_port()
+            offered.append(real_free_port() if offered else busy_port)
             return offered[-1]
 
         monkeypatch.setattr(pgcluster, "free_port", free_port_taken_once)
@@ -35,4 +33,5 @@ def test_a_cluster_whose_free_port_is_taken_before_it_starts_takes_another(tmp_p
         finally:
             cluster.remove()
 
-    assert port == offered[1] != offered[0]
+    assert offered[0] == busy_port
+    assert port == offered[1] != busy_port
